@@ -1,0 +1,276 @@
+"""``crmsync demo``: the embedded default — emulators in-process, bulk load, live sync, summary.
+
+No credentials, no services, no network: the commercetools and Klaviyo emulators run in this
+process on 127.0.0.1, the state store is a temporary SQLite file, and the real connectors, engine,
+store and HTTP API do the work exactly as they would against the vendors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crmsync.api.app import create_app
+from crmsync.api.server import ApiServer
+from crmsync.config import parse_config
+from crmsync.emulators.commercetools import CommercetoolsEmulator
+from crmsync.emulators.commercetools.seed import generate_customer_drafts, generate_update_actions
+from crmsync.emulators.klaviyo import KlaviyoEmulator
+from crmsync.engine import BulkProgress
+from crmsync.service import Service
+
+
+@dataclass
+class DemoOptions:
+    customers: int = 3000
+    changes: int = 150
+    change_rate: float = 25.0
+    duration: float | None = None
+    stop_when_idle: float | None = 3.0
+    rate_limits: bool = True
+    store: str | None = None
+    port: int = 0
+    seed: int = 42
+
+
+def demo_config(ct_url: str, klaviyo_url: str, store: str, port: int, admin_token: str) -> dict[str, Any]:
+    return {
+        "store": store,
+        "connections": {
+            "shop": {
+                "type": "commercetools",
+                "project_key": "demo",
+                "api_url": ct_url,
+                "auth_url": ct_url,
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "poll_overlap_seconds": 2.0,
+            },
+            "marketing": {"type": "klaviyo", "api_key": "pk_demo_0000000000", "base_url": klaviyo_url},
+        },
+        "http": {"listen": f"127.0.0.1:{port}", "admin_token": admin_token},
+        "flows": [
+            {
+                "name": "shop-to-klaviyo",
+                "source": "shop",
+                "target": "marketing",
+                "entities": ["customer"],
+                "poll_interval_seconds": 0.5,
+            }
+        ],
+    }
+
+
+async def run_demo(opts: DemoOptions, console: Console) -> bool:
+    started = time.monotonic()
+    ct = CommercetoolsEmulator("demo", seed=opts.seed)
+    kl = KlaviyoEmulator(rate_limits=opts.rate_limits, seed=opts.seed)
+    ct_url = await ct.start()
+    kl_url = await kl.start()
+    tmp = tempfile.TemporaryDirectory(prefix="crmsync-demo-")
+    store = opts.store or f"sqlite:///{Path(tmp.name) / 'crmsync.db'}"
+    admin_token = secrets.token_urlsafe(16)
+    service: Service | None = None
+    server: ApiServer | None = None
+    try:
+        console.rule("[bold]crmsync demo")
+        console.print(f"commercetools emulator  {ct_url}  (project 'demo')")
+        console.print(
+            f"Klaviyo emulator        {kl_url}  (rate limits {'on' if opts.rate_limits else 'off'})"
+        )
+        console.print(f"state store             {store}")
+
+        all_drafts = generate_customer_drafts(opts.customers + max(1, opts.changes // 5), seed=opts.seed)
+        drafts, extra_drafts = all_drafts[: opts.customers], all_drafts[opts.customers :]
+        for draft in drafts:
+            ct.create_customer(draft)
+        console.print(f"seeded {len(drafts):,} customers (addresses, stores, locales, custom fields)")
+
+        cfg = parse_config(demo_config(ct_url, kl_url, store, opts.port, admin_token))
+        service = Service(cfg)
+        server = ApiServer(create_app(service), "127.0.0.1", opts.port)
+        api_url = await server.start()
+        console.print(f"crmsync HTTP API        {api_url}  (GET /health; admin token {admin_token})")
+
+        # 1. initial load --------------------------------------------------------------------
+        console.rule("1. initial bulk load (commercetools keyset pages → Klaviyo bulk import jobs)")
+        t0 = time.monotonic()
+        with Progress(
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            read_t = bar.add_task("read", total=len(drafts))
+            job_t = bar.add_task("import", total=None, visible=False)
+
+            def on_progress(p: BulkProgress) -> None:
+                bar.update(read_t, completed=p.read)
+                if p.phase == "delivering" and p.batch_total:
+                    bar.update(job_t, visible=True, total=p.batch_total, completed=p.batch_done)
+
+            complete, bulk = await service.sync("customers", progress=on_progress)
+        bulk_secs = time.monotonic() - t0
+        console.print(
+            f"read {bulk.read:,}, delivered {bulk.delivered:,} in {bulk.bulk_jobs} bulk job(s), "
+            f"{bulk.failed} failed, {bulk.target_writes} Klaviyo write request(s), {bulk_secs:.1f}s"
+        )
+
+        # 2. live changes --------------------------------------------------------------------
+        console.rule("2. live sync (commercetools Messages API → inbox → Klaviyo profile-import)")
+        flow = service.flow("customer")
+        flow.stats = type(flow.stats)()
+        writes_before = service.requests.writes["marketing"]
+        stop = asyncio.Event()
+        last_activity = time.monotonic()
+
+        def on_cycle(busy: bool) -> None:
+            nonlocal last_activity
+            if busy:
+                last_activity = time.monotonic()
+
+        live_task = asyncio.create_task(service.run_live(stop, on_cycle=on_cycle))
+        made = {"updates": 0, "creates": 0, "noops": 0}
+        rng = random.Random(opts.seed)
+
+        async def make_changes() -> None:
+            nonlocal last_activity
+            ids = list(ct.customers)
+            new_drafts = extra_drafts
+            for _ in range(opts.changes):
+                roll = rng.random()
+                if roll < 0.1 and new_drafts:
+                    created = ct.create_customer(new_drafts.pop())
+                    ids.append(created["id"])
+                    made["creates"] += 1
+                elif roll < 0.2:  # a change that does not alter the projection: no Klaviyo call
+                    c = ct.get_customer(rng.choice(ids))
+                    if c is not None:  # pragma: no branch
+                        ct.update_customer(
+                            c["id"],
+                            c["version"],
+                            [{"action": "setFirstName", "firstName": c.get("firstName")}],
+                        )
+                        made["noops"] += 1
+                else:
+                    c = ct.get_customer(rng.choice(ids))
+                    if c is not None:
+                        ct.update_customer(c["id"], c["version"], generate_update_actions(c, rng))
+                        made["updates"] += 1
+                last_activity = time.monotonic()
+                await asyncio.sleep(1.0 / opts.change_rate if opts.change_rate > 0 else 0)
+
+        def live_table() -> Table:
+            s = flow.stats
+            t = Table(show_header=False, box=None)
+            t.add_row("changes made", f"{sum(made.values())} / {opts.changes}")
+            t.add_row("events received", str(s.events_received))
+            t.add_row("events processed", str(s.events_processed))
+            t.add_row("profiles written", str(s.delivered))
+            t.add_row("unchanged (no call)", str(s.unchanged))
+            t.add_row("Klaviyo write requests", str(service.requests.writes["marketing"] - writes_before))
+            return t
+
+        changer = asyncio.create_task(make_changes())
+        with Live(live_table(), console=console, refresh_per_second=4) as live:
+            while True:
+                await asyncio.sleep(0.25)
+                live.update(live_table())
+                now = time.monotonic()
+                if opts.duration is not None and now - started >= opts.duration:
+                    break
+                if changer.done() and opts.stop_when_idle is not None:
+                    pending = service.store.inbox_counts().get("pending", 0)
+                    if pending == 0 and now - last_activity >= opts.stop_when_idle:
+                        break
+        changer.cancel()
+        stop.set()
+        await live_task
+        live_stats = flow.stats
+        live_writes = service.requests.writes["marketing"] - writes_before
+
+        # 3. reconciliation --------------------------------------------------------------------
+        console.rule("3. reconciliation (full delta sync: only what differs is written)")
+        _, recon = await service.sync("customers", resume=False)
+        console.print(
+            f"compared {recon.read:,} customers: {recon.unchanged:,} unchanged, {recon.delivered} written "
+            f"({recon.target_writes} write request(s))"
+        )
+
+        # 4. verification --------------------------------------------------------------------
+        matched, mismatched = _verify(ct, kl, flow.projector)
+        summary = Table(title="crmsync demo — summary", show_header=False)
+        summary.add_row("customers in commercetools", f"{len(ct.customers):,}")
+        summary.add_row("profiles in Klaviyo", f"{len(kl.profiles):,}")
+        summary.add_row(
+            "initial load",
+            f"{bulk.delivered:,} profiles, {bulk.bulk_jobs} bulk job(s), "
+            f"{bulk.read / bulk_secs if bulk_secs else 0:,.0f} customers/s",
+        )
+        summary.add_row(
+            "live changes made",
+            f"{made['updates']} updates, {made['creates']} new customers, {made['noops']} no-op updates",
+        )
+        summary.add_row(
+            "live sync",
+            f"{live_stats.events_received} events → {live_stats.delivered} profile "
+            f"writes, {live_stats.unchanged} unchanged (no call), {live_writes} write requests",
+        )
+        p50, p99 = live_stats.latency_percentile(50), live_stats.latency_percentile(99)
+        if p50 is not None and p99 is not None:
+            summary.add_row("event stored → Klaviyo write", f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms")
+        summary.add_row("reconciliation", f"{recon.delivered} written, {recon.unchanged:,} unchanged")
+        summary.add_row("failures", str(bulk.failed + live_stats.failed + recon.failed))
+        summary.add_row("verified", f"{matched:,} profiles match their customer, {mismatched} differ")
+        summary.add_row("elapsed", f"{time.monotonic() - started:.1f}s")
+        console.print(summary)
+        return mismatched == 0 and complete
+    finally:
+        if server is not None:
+            await server.stop()
+        if service is not None:
+            await service.aclose()
+        await ct.stop()
+        await kl.stop()
+        tmp.cleanup()
+
+
+def _verify(ct: CommercetoolsEmulator, kl: KlaviyoEmulator, projector: Any) -> tuple[int, int]:
+    """Every commercetools customer must be a Klaviyo profile equal to its projection."""
+    by_external = {}
+    for profile in kl.profiles.values():
+        attrs = profile.get("attributes", profile)
+        if attrs.get("external_id"):
+            by_external[attrs["external_id"]] = attrs
+    matched = mismatched = 0
+    for customer in ct.customers.values():
+        payload = projector.project(customer).payload
+        attrs = by_external.get(customer["id"])
+        if attrs is not None and _contains(attrs, payload):
+            matched += 1
+        else:
+            mismatched += 1
+    return matched, mismatched
+
+
+def _contains(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
+    for key, value in expected.items():
+        if isinstance(value, dict):
+            sub = actual.get(key)
+            if not isinstance(sub, dict) or not _contains(sub, value):
+                return False
+        elif actual.get(key) != value:
+            return False
+    return True

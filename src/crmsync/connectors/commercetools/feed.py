@@ -1,0 +1,210 @@
+"""The change feed: polling the Messages API with an overlapping window and id de-duplication.
+
+Why the window overlaps: commercetools writes messages asynchronously, so a message can become
+visible after a later one was already read. Each poll therefore starts ``poll_overlap_seconds``
+before the last ``createdAt`` it returned and drops the ids it already returned (kept, bounded,
+in the cursor). Duplicates beyond that bound are possible and harmless (the engine's inbox is
+unique per event id); misses are not, so the window never moves past what was actually read.
+
+Why keyset paging inside the window, not ``offset``: ``offset`` is capped at 10 000 and shifts
+when messages appear mid-read. Each page asks for ``createdAt >= <last createdAt read>`` (sorted
+``createdAt asc, id asc``) and skips ids already read in this poll; when one timestamp alone
+fills a page, the page after it drains that timestamp with ``createdAt = T and id > <last id>``.
+Every predicate is a plain AND of comparisons, so progress never depends on ``or`` support.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crmsync.connectors.commercetools.client import CommercetoolsClient
+from crmsync.connectors.commercetools.events import KIND_TYPE_IDS, message_to_event
+from crmsync.errors import ConfigError, IngressError, PermanentError
+from crmsync.ports import ChangeEvent
+
+log = logging.getLogger(__name__)
+
+RECENT_IDS_LIMIT = 20_000  # ids kept in the cursor; must exceed the messages of one overlap window
+MAX_LIMIT = 500
+
+
+def format_timestamp(value: datetime) -> str:
+    """The API's own timestamp format: UTC, milliseconds, ``Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def quote_literal(value: str) -> str:
+    """A string literal of the commercetools query predicate language."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _parse_cursor_time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ConfigError(f"change-feed cursor field '{name}' must be an ISO 8601 string", path=name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"change-feed cursor field '{name}' is not ISO 8601: {value[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class FeedCursor:
+    """``{"last_created_at": iso, "recent_ids": [...]}`` — what the engine stores between polls."""
+
+    last_created_at: datetime
+    recent_ids: list[str]
+    window_start: datetime
+
+    @classmethod
+    def load(cls, cursor: Mapping[str, Any] | None, *, now: datetime, overlap: timedelta) -> FeedCursor:
+        """No cursor: start at ``now - overlap``. ``{"since": iso}``: start exactly there."""
+        if not cursor:
+            return cls(last_created_at=now, recent_ids=[], window_start=now - overlap)
+        if "last_created_at" not in cursor and "since" in cursor:
+            since = _parse_cursor_time(cursor["since"], "since")
+            return cls(last_created_at=since, recent_ids=[], window_start=since)
+        last = _parse_cursor_time(cursor.get("last_created_at"), "last_created_at")
+        recent = cursor.get("recent_ids", [])
+        if not isinstance(recent, list) or not all(isinstance(i, str) for i in recent):
+            raise ConfigError("change-feed cursor field 'recent_ids' must be a list of strings")
+        return cls(last_created_at=last, recent_ids=recent, window_start=last - overlap)
+
+
+@dataclass
+class _Seen:
+    created_at: datetime
+    message_id: str
+
+
+class MessageFeed:
+    """Reads customer messages for :meth:`CommercetoolsConnector.poll_changes`."""
+
+    def __init__(
+        self,
+        client: CommercetoolsClient,
+        *,
+        overlap_seconds: float,
+        page_size: int,
+        max_events: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._overlap = timedelta(seconds=overlap_seconds)
+        self._limit = max(1, min(page_size, MAX_LIMIT))
+        self._max_events = max_events
+        self._clock = clock
+
+    async def poll(
+        self, kinds: list[str], cursor: Mapping[str, Any] | None
+    ) -> tuple[list[ChangeEvent], dict[str, Any]]:
+        type_ids = self._type_ids(kinds)
+        state = FeedCursor.load(cursor, now=self._clock(), overlap=self._overlap)
+        base = f"resource(typeId in ({', '.join(quote_literal(t) for t in type_ids)}))"
+        already = set(state.recent_ids)
+        seen_ids: set[str] = set()
+        seen: list[_Seen] = []
+        events: list[ChangeEvent] = []
+        boundary = format_timestamp(state.window_start)  # raw createdAt of the last page's end
+        op = ">="
+        drain_after: str | None = None
+        stalled = 0
+        while True:
+            if drain_after is not None:
+                where = (
+                    f"{base} and createdAt = {quote_literal(boundary)} and id > {quote_literal(drain_after)}"
+                )
+            else:
+                where = f"{base} and createdAt {op} {quote_literal(boundary)}"
+            results = await self._page(where)
+            seen_before = len(seen_ids)
+            for message in results:
+                entry = self._header(message)
+                if entry is None or entry.message_id in seen_ids:
+                    continue
+                seen_ids.add(entry.message_id)
+                seen.append(entry)
+                if entry.message_id in already:
+                    continue
+                event = self._to_event(message)
+                if event is not None:
+                    events.append(event)
+            if len(results) < self._limit:
+                if drain_after is None:
+                    break
+                drain_after, op = None, ">"  # that timestamp is exhausted: continue after it
+                continue
+            stalled = stalled + 1 if len(seen_ids) == seen_before else 0
+            if stalled > 1:  # the expected stall is one page before draining; more means no progress
+                raise PermanentError(
+                    f"commercetools GET /messages keeps returning the same page for {where!r}",
+                    connection=self._client.transport.connection,
+                )
+            last = results[-1]
+            last_created, last_id = str(last.get("createdAt")), str(last.get("id"))
+            if drain_after is not None or (op == ">=" and last_created == boundary):
+                drain_after = last_id  # one timestamp fills whole pages: page through it by id
+            else:
+                boundary, op = last_created, ">="
+            if len(events) >= self._max_events:
+                break  # the rest comes with the next poll; the cursor covers what was read
+        return events, self._next_cursor(state, seen)
+
+    def _type_ids(self, kinds: list[str]) -> list[str]:
+        if not kinds:
+            raise PermanentError("poll_changes needs at least one kind")
+        unknown = [k for k in kinds if k not in KIND_TYPE_IDS]
+        if unknown:
+            raise PermanentError(
+                f"the commercetools change feed does not support kinds {unknown}",
+                connection=self._client.transport.connection,
+            )
+        return sorted({KIND_TYPE_IDS[k] for k in kinds})
+
+    async def _page(self, where: str) -> list[dict[str, Any]]:
+        params = [
+            ("where", where),
+            ("sort", "createdAt asc"),
+            ("sort", "id asc"),
+            ("limit", str(self._limit)),
+            ("withTotal", "false"),
+        ]
+        body = await self._client.get(("messages",), params, operation="GET /messages")
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise PermanentError(
+                "commercetools GET /messages answered without a 'results' list",
+                connection=self._client.transport.connection,
+            )
+        return [r for r in results if isinstance(r, dict)]
+
+    def _header(self, message: Mapping[str, Any]) -> _Seen | None:
+        message_id, created = message.get("id"), message.get("createdAt")
+        try:
+            if not isinstance(message_id, str) or not isinstance(created, str):
+                raise ValueError("id or createdAt missing")
+            return _Seen(_parse_cursor_time(created, "createdAt"), message_id)
+        except (ValueError, ConfigError) as exc:
+            log.warning("skipping a message without a usable id/createdAt (%s): %.200r", exc, message)
+            return None
+
+    def _to_event(self, message: Mapping[str, Any]) -> ChangeEvent | None:
+        try:
+            return message_to_event(message)
+        except IngressError as exc:
+            # Not expected from the API itself; skipping one bad message must not stall the feed.
+            log.warning("skipping malformed message %s: %s", message.get("id"), exc.reason)
+            return None
+
+    def _next_cursor(self, state: FeedCursor, seen: list[_Seen]) -> dict[str, Any]:
+        last = max([state.last_created_at, *(s.created_at for s in seen)])
+        floor = last - self._overlap
+        recent = sorted(
+            (s for s in seen if s.created_at >= floor), key=lambda s: (s.created_at, s.message_id)
+        )[-RECENT_IDS_LIMIT:]
+        return {"last_created_at": format_timestamp(last), "recent_ids": [s.message_id for s in recent]}

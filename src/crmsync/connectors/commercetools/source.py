@@ -1,0 +1,231 @@
+"""commercetools as a :class:`crmsync.ports.SourceConnector` for customers.
+
+Full reads page by keyset (``sort=id asc`` + ``where=id > "<last>"``), never by ``offset``, which
+the API caps at 10 000 and which skips or repeats records that change mid-read. Batched reads by
+id keep the URL below ~8 KB, the common limit of proxies and load balancers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from yarl import URL
+
+from crmsync.connectors.commercetools.client import CommercetoolsClient, Params
+from crmsync.connectors.commercetools.feed import MessageFeed, quote_literal
+from crmsync.connectors.commercetools.ingress import parse_ingress
+from crmsync.connectors.commercetools.settings import CommercetoolsSettings
+from crmsync.connectors.commercetools.transport import Sleep
+from crmsync.errors import NotFoundError, PermanentError
+from crmsync.ports import Capabilities, ChangeEvent, RequestObserver, SourceRecord
+
+log = logging.getLogger(__name__)
+
+MAX_URL_BYTES = 8000
+MAX_LIMIT = 500
+_COLLECTIONS: Mapping[str, str] = {"customer": "customers"}  # kind -> collection path
+
+
+def _query_cost(text: str) -> int:
+    """Length of ``text`` once percent-encoded as a query value, as yarl will send it."""
+    return len(URL.build(query={"w": text}).raw_query_string) - 2
+
+
+class CommercetoolsConnector:
+    """Reads customers from one commercetools project: pages, ids, the message feed, pushes."""
+
+    system = "commercetools"
+    capabilities = Capabilities(
+        entities=frozenset({"customer"}),
+        read_pages=True,
+        read_by_ids=True,
+        change_feed=True,
+        ingress=True,
+        max_page_size=MAX_LIMIT,
+    )
+
+    def __init__(
+        self,
+        name: str,
+        settings: CommercetoolsSettings,
+        observer: RequestObserver | None = None,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.client = CommercetoolsClient(settings, connection=name, observer=observer, sleep=sleep, rng=rng)
+        self._feed = MessageFeed(
+            self.client,
+            overlap_seconds=settings.poll_overlap_seconds,
+            page_size=settings.page_size,
+            max_events=settings.poll_max_events,
+            clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"CommercetoolsConnector(name={self.name!r}, project_key={self.settings.project_key!r})"
+
+    # -- full read --------------------------------------------------------------------------
+    async def read_pages(
+        self, kind: str, *, after: str | None = None, page_size: int = MAX_LIMIT
+    ) -> AsyncIterator[list[SourceRecord]]:
+        """Yield pages in ``id`` order; ``after`` resumes after that id (the last one stored)."""
+        collection = self._collection(kind)
+        limit = max(1, min(page_size, self.settings.page_size, MAX_LIMIT))
+        last = after
+        while True:
+            params: list[tuple[str, str]] = [("sort", "id asc")]
+            if last is not None:
+                params.append(("where", f"id > {quote_literal(last)}"))
+            params += [("limit", str(limit)), ("withTotal", "false")]
+            records = await self._query(kind, collection, params)
+            if records:
+                yield records
+                last = records[-1].id
+            if len(records) < limit:
+                return
+
+    # -- batched read -----------------------------------------------------------------------
+    async def read_by_ids(self, kind: str, ids: list[str]) -> list[SourceRecord]:
+        """Read the given ids (missing ones are simply absent), in the order asked for."""
+        collection = self._collection(kind)
+        wanted = list(dict.fromkeys(i for i in ids if i))
+        found: dict[str, SourceRecord] = {}
+        for chunk in self._id_chunks(collection, wanted):
+            where = f"id in ({', '.join(quote_literal(i) for i in chunk)})"
+            params = [("where", where), ("limit", str(MAX_LIMIT)), ("withTotal", "false")]
+            for record in await self._query(kind, collection, params):
+                found[record.id] = record
+        return [found[i] for i in wanted if i in found]
+
+    def _id_chunks(self, collection: str, ids: list[str]) -> list[list[str]]:
+        """Split ids so each request URL stays under :data:`MAX_URL_BYTES` and ≤ 500 ids."""
+        fixed = len(
+            str(
+                self.client.url(
+                    (collection,), [("where", "id in ()"), ("limit", "500"), ("withTotal", "false")]
+                )
+            )
+        )
+        chunks: list[list[str]] = []
+        chunk: list[str] = []
+        size = fixed
+        for item in ids:
+            cost = _query_cost(quote_literal(item) + ", ")
+            if fixed + cost > MAX_URL_BYTES:
+                raise PermanentError(
+                    f"id {item[:40]!r}... is too long to query", connection=self.name, record_key=item[:100]
+                )
+            if chunk and (size + cost > MAX_URL_BYTES or len(chunk) >= MAX_LIMIT):
+                chunks.append(chunk)
+                chunk, size = [], fixed
+            chunk.append(item)
+            size += cost
+        if chunk:
+            chunks.append(chunk)
+        return chunks
+
+    async def _query(self, kind: str, collection: str, params: Params) -> list[SourceRecord]:
+        response = await self.client.request(
+            "GET", (collection,), params=params, operation=f"GET /{collection}"
+        )
+        results = response.body.get("results") if isinstance(response.body, dict) else None
+        if not isinstance(results, list):
+            raise PermanentError(
+                f"commercetools GET /{collection} answered without a 'results' list",
+                connection=self.name,
+                correlation_id=response.correlation_id,
+            )
+        return [self._record(kind, item, response.correlation_id) for item in results]
+
+    def _record(self, kind: str, item: Any, correlation_id: str | None) -> SourceRecord:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise PermanentError(
+                f"commercetools returned a {kind} without an id", connection=self.name, entity=kind
+            )
+        version = item.get("version")
+        modified_at: datetime | None = None
+        if isinstance(item.get("lastModifiedAt"), str):
+            try:
+                modified_at = datetime.fromisoformat(item["lastModifiedAt"])
+            except ValueError:
+                log.warning("%s %s has an unparsable lastModifiedAt", kind, item["id"])
+        return SourceRecord(
+            kind=kind,
+            id=item["id"],
+            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+            data=item,
+            modified_at=modified_at,
+            correlation_id=correlation_id,
+        )
+
+    # -- single records -----------------------------------------------------------------------
+    async def get_customer(
+        self, customer_id: str, *, correlation_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The customer as the API returns it, or None when it does not exist (any more)."""
+        try:
+            body = await self.client.get(
+                ("customers", customer_id), operation="GET /customers/{id}", correlation_id=correlation_id
+            )
+        except NotFoundError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def update_customer(
+        self,
+        customer_id: str,
+        version: int,
+        actions: list[dict[str, Any]],
+        *,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply update actions; a stale ``version`` raises ConcurrentModificationError(current_version)."""
+        body = await self.client.post(
+            ("customers", customer_id),
+            {"version": version, "actions": actions},
+            operation="POST /customers/{id}",
+            correlation_id=correlation_id,
+        )
+        if not isinstance(body, dict):
+            raise PermanentError(
+                "commercetools POST /customers/{id} answered without a customer",
+                connection=self.name,
+                record_key=customer_id,
+            )
+        return body
+
+    # -- change feed and pushes -----------------------------------------------------------------
+    async def poll_changes(
+        self, kinds: list[str], cursor: dict[str, Any] | None
+    ) -> tuple[list[ChangeEvent], dict[str, Any]]:
+        """New messages since ``cursor`` (see :mod:`.feed`); store the cursor after the events."""
+        return await self._feed.poll(kinds, cursor)
+
+    def parse_ingress(self, body: bytes, headers: Mapping[str, str]) -> list[ChangeEvent]:
+        """Parse one pushed Subscription delivery (see :mod:`.ingress`)."""
+        return parse_ingress(body, headers)
+
+    def cursor_at(self, at: datetime) -> dict[str, Any]:
+        """A feed cursor starting exactly at ``at`` (ISO 8601 with milliseconds, UTC)."""
+        stamp = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {"since": stamp}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _collection(self, kind: str) -> str:
+        collection = _COLLECTIONS.get(kind)
+        if collection is None:
+            raise PermanentError(
+                f"the commercetools connector does not read kind {kind!r}", connection=self.name, entity=kind
+            )
+        return collection

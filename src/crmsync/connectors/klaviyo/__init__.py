@@ -1,0 +1,53 @@
+"""Klaviyo target connector (profiles), built against API revision 2026-07-15.
+
+``create(name, settings, observer=None)`` is the factory the connector registry calls with the
+``connections.<name>`` block of the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response
+from crmsync.connectors.klaviyo.settings import PINNED_REVISION, KlaviyoSettings
+from crmsync.connectors.klaviyo.target import CAPABILITIES, KlaviyoConnector
+from crmsync.errors import ConfigError
+from crmsync.ports import RequestObserver
+
+__all__ = [
+    "CAPABILITIES",
+    "PINNED_REVISION",
+    "KlaviyoConnector",
+    "KlaviyoSettings",
+    "RetryPolicy",
+    "create",
+    "error_from_response",
+]
+
+
+def create(
+    name: str,
+    settings: Mapping[str, Any] | KlaviyoSettings,
+    observer: RequestObserver | None = None,
+) -> KlaviyoConnector:
+    """Validate ``settings`` and build the connector; bad settings raise :class:`ConfigError`.
+
+    The error names each offending setting but never repeats its value (the API key is secret).
+    """
+    if isinstance(settings, KlaviyoSettings):
+        return KlaviyoConnector(name, settings, observer)
+    try:
+        parsed = KlaviyoSettings.model_validate(dict(settings))
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        )
+        raise ConfigError(problems, path=f"connections.{name}", connection=name) from None
+    return KlaviyoConnector(name, parsed, observer)
+
+
+SETTINGS_MODEL = KlaviyoSettings

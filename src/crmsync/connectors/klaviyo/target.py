@@ -1,0 +1,257 @@
+"""The Klaviyo target connector: customers become Klaviyo profiles.
+
+Single records go through ``POST /api/profile-import`` (create-or-update matched by identifiers:
+201 created, 200 updated), so a re-delivery is idempotent. Batches go through asynchronous bulk
+import jobs (:mod:`crmsync.connectors.klaviyo.bulk`).
+
+Failure contract of :meth:`KlaviyoConnector.upsert` and :meth:`~KlaviyoConnector.bulk_upsert`: they
+never raise a :class:`~crmsync.errors.CrmsyncError`; a failed record comes back as ``ok=False`` with
+the error, whose ``recovery`` tells the engine what to do. Transient failures (5xx, timeouts, 429)
+are retried inside the client first; the :class:`~crmsync.errors.TransientError` or
+:class:`~crmsync.errors.RateLimitedError` is returned only once those retries are exhausted, so the
+engine can schedule the record again later without blocking the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from crmsync.connectors.klaviyo.bulk import BulkImporter
+from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
+from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
+from crmsync.connectors.klaviyo.settings import KlaviyoSettings
+from crmsync.errors import CrmsyncError, DuplicateError, NotFoundError, PermanentError
+from crmsync.ports import (
+    JSON,
+    Capabilities,
+    DeliveryResult,
+    ProgressCallback,
+    Projection,
+    RequestObserver,
+)
+
+log = logging.getLogger(__name__)
+
+#: Profile identifiers, in the order ``find`` tries them (the stable source id first).
+IDENTIFIERS = ("external_id", "email", "phone_number")
+ENTITY = "customer"
+
+CAPABILITIES = Capabilities(
+    entities=frozenset({ENTITY}),
+    upsert=True,
+    bulk_upsert=True,
+    max_bulk_records=MAX_JOB_RECORDS,
+    max_bulk_bytes=MAX_JOB_BYTES,
+    find=True,
+)
+
+
+def filter_literal(value: str) -> str:
+    """A Klaviyo filter string literal: double-quoted, with ``\\`` and ``"`` backslash-escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _same_identifier(name: str, ours: Any, theirs: Any) -> bool:
+    if not isinstance(ours, str) or not isinstance(theirs, str):
+        return False
+    return ours.casefold() == theirs.casefold() if name == "email" else ours == theirs
+
+
+class KlaviyoConnector:
+    """Implements :class:`crmsync.ports.TargetConnector` for Klaviyo profiles."""
+
+    system = "klaviyo"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        name: str,
+        settings: KlaviyoSettings,
+        observer: RequestObserver | None = None,
+        *,
+        client: KlaviyoClient | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.client = client or KlaviyoClient(settings, connection=name, observer=observer)
+        self._bulk = BulkImporter(self.client, settings, connection=name)
+
+    def __repr__(self) -> str:
+        return (
+            f"KlaviyoConnector(name={self.name!r}, base_url={self.settings.base_url!r}, "
+            f"revision={self.settings.revision!r})"
+        )
+
+    async def __aenter__(self) -> KlaviyoConnector:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- single record ------------------------------------------------------------------------
+    async def upsert(self, item: Projection) -> DeliveryResult:
+        """Create or update one profile; on ``duplicate_profile`` link to the existing profile."""
+        unsupported = self._unsupported(item)
+        if unsupported is not None:
+            return unsupported
+        stats = CallStats()
+        body = {"data": {"type": "profile", "attributes": item.payload}}
+        try:
+            response = await self.client.request(
+                "POST",
+                "/api/profile-import",
+                body=body,
+                operation="create_or_update_profile",
+                record_key=item.record_key,
+                correlation_id=item.correlation_id,
+                stats=stats,
+            )
+        except DuplicateError as duplicate:
+            return await self._link_duplicate(item, duplicate, stats)
+        except CrmsyncError as exc:
+            return DeliveryResult(item.record_key, ok=False, error=exc, calls=stats.attempts)
+        data = (response.body or {}).get("data") or {}
+        return DeliveryResult(
+            item.record_key,
+            ok=True,
+            target_id=data.get("id"),
+            created=response.status == 201,
+            calls=stats.attempts,
+        )
+
+    async def _link_duplicate(
+        self, item: Projection, duplicate: DuplicateError, stats: CallStats
+    ) -> DeliveryResult:
+        """PATCH the profile Klaviyo says already holds one of our identifiers.
+
+        The PATCH first carries the whole payload, so the existing profile also receives our
+        ``external_id`` and future upserts match it directly. If that PATCH itself answers
+        ``duplicate_profile``, another profile holds one of the identifiers we are setting;
+        setting it again could only 409 again, so the identifiers equal to that other profile's
+        are dropped from the PATCH (by name in the log, never by value) and the PATCH is repeated.
+        Each round removes at least one identifier, so this ends after at most three rounds.
+        """
+        existing = duplicate.existing_id
+        if not existing:
+            return DeliveryResult(item.record_key, ok=False, error=duplicate, calls=stats.attempts)
+        attributes = dict(item.payload)
+        last: CrmsyncError = duplicate
+        for _ in range(len(IDENTIFIERS) + 1):
+            try:
+                await self.client.request(
+                    "PATCH",
+                    f"/api/profiles/{quote(existing, safe='')}",
+                    body={"data": {"type": "profile", "id": existing, "attributes": attributes}},
+                    operation="update_profile",
+                    record_key=item.record_key,
+                    correlation_id=item.correlation_id,
+                    stats=stats,
+                )
+            except DuplicateError as again:
+                last = again
+                conflicting = await self._conflicting_identifiers(attributes, existing, again)
+                if not conflicting:
+                    break
+                for name in conflicting:
+                    attributes.pop(name, None)
+                log.warning(
+                    "klaviyo %s: record %s linked to profile %s without identifier(s) %s, "
+                    "which belong to profile %s",
+                    self.name,
+                    item.record_key,
+                    existing,
+                    ", ".join(conflicting),
+                    again.existing_id,
+                )
+                continue
+            except CrmsyncError as exc:
+                return DeliveryResult(item.record_key, ok=False, error=exc, calls=stats.attempts)
+            return DeliveryResult(
+                item.record_key, ok=True, target_id=existing, created=False, calls=stats.attempts
+            )
+        return DeliveryResult(item.record_key, ok=False, error=last, calls=stats.attempts)
+
+    async def _conflicting_identifiers(
+        self, attributes: JSON, existing: str, conflict: DuplicateError
+    ) -> list[str]:
+        """Identifiers in ``attributes`` that the conflicting profile (not ``existing``) holds."""
+        other = conflict.existing_id
+        if not other or other == existing:
+            return []
+        try:
+            holder = await self.get_profile(other)
+        except CrmsyncError:
+            return []
+        held = (holder or {}).get("attributes") or {}
+        return [n for n in IDENTIFIERS if n in attributes and _same_identifier(n, attributes[n], held.get(n))]
+
+    # -- batches ------------------------------------------------------------------------------
+    async def bulk_upsert(
+        self, items: list[Projection], progress: ProgressCallback | None = None
+    ) -> list[DeliveryResult]:
+        """Import many profiles through bulk jobs; results are in the order of ``items``."""
+        refused = {i: r for i, item in enumerate(items) if (r := self._unsupported(item)) is not None}
+        if not refused:
+            return await self._bulk.run(items, progress)
+        accepted = [i for i in range(len(items)) if i not in refused]
+        imported = await self._bulk.run([items[i] for i in accepted], progress)
+        results = dict(refused)
+        results.update(zip(accepted, imported, strict=True))
+        return [results[i] for i in range(len(items))]
+
+    # -- lookups ------------------------------------------------------------------------------
+    async def find(self, kind: str, identifiers: Mapping[str, str]) -> str | None:
+        """The id of the profile matching ``external_id``, else ``email``, else ``phone_number``."""
+        if kind != ENTITY:
+            raise PermanentError(
+                f"klaviyo connector {self.name!r} cannot look up {kind!r} records (only {ENTITY!r})",
+                connection=self.name,
+                entity=kind,
+            )
+        for name in IDENTIFIERS:
+            value = identifiers.get(name)
+            if not value:
+                continue
+            response = await self.client.request(
+                "GET",
+                "/api/profiles",
+                params={
+                    "filter": f"equals({name},{filter_literal(value)})",
+                    "page[size]": "1",
+                    "fields[profile]": name,
+                },
+                operation="get_profiles",
+            )
+            data = (response.body or {}).get("data") or []
+            if data and isinstance(data[0], dict) and data[0].get("id"):
+                return str(data[0]["id"])
+        return None
+
+    async def get_profile(self, profile_id: str) -> JSON | None:
+        """The profile resource object (``{type, id, attributes, ...}``), or ``None`` if absent."""
+        try:
+            response = await self.client.request(
+                "GET", f"/api/profiles/{quote(profile_id, safe='')}", operation="get_profile"
+            )
+        except NotFoundError:
+            return None
+        data = (response.body or {}).get("data")
+        return data if isinstance(data, dict) else None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _unsupported(self, item: Projection) -> DeliveryResult | None:
+        if item.kind == ENTITY:
+            return None
+        error = PermanentError(
+            f"klaviyo connector {self.name!r} delivers {ENTITY!r} records only, not {item.kind!r}",
+            connection=self.name,
+            entity=item.kind,
+            record_key=item.record_key,
+            correlation_id=item.correlation_id,
+        )
+        return DeliveryResult(item.record_key, ok=False, error=error, calls=0)

@@ -1,0 +1,182 @@
+"""``KlaviyoEmulator``: a faithful local Klaviyo API (profiles, bulk import jobs, events, lists).
+
+Usage::
+
+    emu = KlaviyoEmulator()                 # rate limits on, as in production
+    base_url = await emu.start()            # or emu.start_in_thread() for blocking clients (SDK)
+    ...                                     # point the client at base_url (SDK: test_host=base_url)
+    emu.find_profiles(email="a@b.com")      # inspect state directly
+    emu.write_count()                       # 2xx POST/PATCH/DELETE under /api/ since the last reset
+    await emu.stop()
+
+State survives ``stop()``/``start()``; every ``start`` builds a fresh aiohttp application over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from crmsync.emulators._runtime import EmulatorServer, serve_forever
+from crmsync.emulators.klaviyo.app import build_app
+from crmsync.emulators.klaviyo.context import Context, RequestRecord
+from crmsync.emulators.klaviyo.ids import IdFactory
+from crmsync.emulators.klaviyo.jobs import BulkJob, JobManager
+from crmsync.emulators.klaviyo.ratelimit import RateLimiter
+from crmsync.emulators.klaviyo.store import Event, KList, Metric, Store
+
+
+class ProfilesView(Mapping[str, dict[str, Any]]):
+    """Read-only ``id -> profile`` mapping; values are plain-dict snapshots taken under the lock."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getitem__(self, profile_id: str) -> dict[str, Any]:
+        with self._store.lock:
+            return self._store.profiles[profile_id].snapshot()
+
+    def __iter__(self) -> Iterator[str]:
+        with self._store.lock:
+            return iter(list(self._store.order))
+
+    def __len__(self) -> int:
+        return len(self._store.profiles)
+
+
+def _event_snapshot(store: Store, event: Event) -> dict[str, Any]:
+    metric = store.metrics.get(event.metric_id)
+    return {
+        "id": event.id,
+        "uuid": event.uuid,
+        "metric_id": event.metric_id,
+        "metric_name": metric.name if metric else None,
+        "profile_id": event.profile_id,
+        "time": event.time,
+        "properties": dict(event.properties),
+        "value": event.value,
+        "value_currency": event.value_currency,
+        "unique_id": event.unique_id,
+    }
+
+
+class KlaviyoEmulator:
+    """A Klaviyo API server on 127.0.0.1 with direct state access and a request log for tests."""
+
+    def __init__(
+        self, *, rate_limits: bool = True, job_step_seconds: float = 0.05, seed: int | None = None
+    ) -> None:
+        ids = IdFactory(seed)
+        store = Store(ids)
+        self._ctx = Context(
+            store=store,
+            ids=ids,
+            jobs=JobManager(store, ids, job_step_seconds),
+            limiter=RateLimiter(),
+            rate_limits=rate_limits,
+        )
+        self._server = EmulatorServer(self.app)
+        self._thread_server: EmulatorServer | None = None
+
+    # -- serving -----------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        return build_app(self._ctx)
+
+    async def start(self, port: int = 0) -> str:
+        self._server = EmulatorServer(self.app, port)
+        return await self._server.start()
+
+    async def stop(self) -> None:
+        await self._server.stop()
+
+    def start_in_thread(self, port: int = 0) -> str:
+        self._server = EmulatorServer(self.app, port)
+        return self._server.start_in_thread()
+
+    def stop_thread(self) -> None:
+        self._server.stop_thread()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    # -- switches ----------------------------------------------------------------------------------
+    def set_rate_limits(self, enabled: bool) -> None:
+        """Turn rate limiting on or off; turning it on starts from empty windows."""
+        self._ctx.limiter.reset()
+        self._ctx.rate_limits = enabled
+
+    @property
+    def rate_limits(self) -> bool:
+        return self._ctx.rate_limits
+
+    # -- state ---------------------------------------------------------------------------------------
+    @property
+    def profiles(self) -> ProfilesView:
+        return ProfilesView(self._ctx.store)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        store = self._ctx.store
+        with store.lock:
+            return [_event_snapshot(store, e) for e in store.events]
+
+    @property
+    def jobs(self) -> Mapping[str, BulkJob]:
+        return self._ctx.jobs.jobs
+
+    @property
+    def lists(self) -> Mapping[str, KList]:
+        return self._ctx.store.lists
+
+    @property
+    def metrics(self) -> Mapping[str, Metric]:
+        return self._ctx.store.metrics
+
+    def find_profiles(
+        self, *, email: str | None = None, external_id: str | None = None, phone_number: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Profiles owning all the given identifiers (emails match case-insensitively)."""
+        wanted = {"email": email, "external_id": external_id, "phone_number": phone_number}
+        store = self._ctx.store
+        with store.lock:
+            ids: set[str] | None = None
+            for name, value in wanted.items():
+                if value is None:
+                    continue
+                owner = store.owner(name, value)
+                found = {owner} if owner is not None else set()
+                ids = found if ids is None else ids & found
+            if ids is None:
+                return [store.profiles[pid].snapshot() for pid in store.order]
+            return [store.profiles[pid].snapshot() for pid in sorted(ids)]
+
+    # -- request log -------------------------------------------------------------------------------
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        return self._ctx.request_log
+
+    def write_count(self) -> int:
+        """2xx POST/PATCH/PUT/DELETE requests under /api/ (profile writes, events, jobs, lists)."""
+        return self._ctx.writes
+
+    def request_count(self, operation_id: str | None = None, status: int | None = None) -> int:
+        counts = self._ctx.counts
+        return sum(
+            n
+            for (op, code), n in list(counts.items())
+            if (operation_id is None or op == operation_id) and (status is None or code == status)
+        )
+
+    def reset_counters(self) -> None:
+        self._ctx.request_log.clear()
+        self._ctx.counts.clear()
+        self._ctx.writes = 0
+
+
+async def serve(port: int, *, rate_limits: bool = True) -> None:
+    """Run a Klaviyo emulator on 127.0.0.1:``port`` until cancelled (``crmsync emulate klaviyo``)."""
+    emulator = KlaviyoEmulator(rate_limits=rate_limits)
+    await serve_forever(emulator.app, port)

@@ -1,0 +1,190 @@
+"""Project a batch of source records, skip what did not change, deliver the rest.
+
+This is the heart of promise 4 ("no redundant writes"): a record whose projection hash equals the
+last delivered hash for this target causes no call, in bulk and in live sync alike. A record older
+than what was already delivered (source version) is stale and never overwrites the newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from crmsync.engine.flow import Flow
+from crmsync.engine.stats import Failure
+from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
+from crmsync.mapping import projection_hash
+from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
+from crmsync.store import DeliveredWrite
+
+_RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
+_MAX_IN_FLIGHT = 64
+
+
+@dataclass
+class BatchOutcome:
+    delivered: list[str] = field(default_factory=list)  # record keys
+    unchanged: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    failed: dict[str, CrmsyncError] = field(default_factory=dict)  # permanent: do not retry as is
+    retry: dict[str, CrmsyncError] = field(default_factory=dict)  # transient: try again later
+
+    @property
+    def done(self) -> list[str]:
+        """Keys whose work is finished (delivered, unchanged, stale or permanently failed)."""
+        return self.delivered + self.unchanged + self.stale + list(self.failed)
+
+
+@dataclass
+class _Pending:
+    internal_id: str
+    record: SourceRecord
+    projection: Projection
+    hash: str
+
+
+async def deliver_records(
+    flow: Flow,
+    records: list[SourceRecord],
+    *,
+    origin_times: Mapping[str, datetime] | None = None,
+    progress: ProgressCallback | None = None,
+    force_bulk: bool | None = None,
+) -> BatchOutcome:
+    """Deliver ``records`` (one per source id) to the flow's target; return what happened to each."""
+    outcome = BatchOutcome()
+    if not records:
+        return outcome
+    stats = flow.stats
+    store = flow.store
+    ids = store.ensure_records(flow.kind, flow.source.system, "id", [r.id for r in records])
+    previous = store.get_delivered(flow.target_key, list(ids.values()))
+
+    pending: list[_Pending] = []
+    for record in records:
+        internal_id = ids[record.id]
+        try:
+            result = flow.projector.project(record.data)
+        except RecordValidationError as exc:
+            exc.record_key = exc.record_key or record.id
+            exc.entity = exc.entity or flow.kind
+            outcome.failed[record.id] = exc
+            stats.add_failure(Failure(record.id, exc.message, exc.recovery.value, exc.field))
+            continue
+        stats.projected += 1
+        digest = projection_hash(result.payload)
+        prev = previous.get(internal_id)
+        if prev is not None:
+            if (
+                prev.source_version is not None
+                and record.version is not None
+                and record.version < prev.source_version
+            ):
+                outcome.stale.append(record.id)
+                stats.stale += 1
+                continue
+            if prev.hash == digest:
+                outcome.unchanged.append(record.id)
+                stats.unchanged += 1
+                continue
+        projection = Projection(
+            kind=flow.kind,
+            record_key=record.id,
+            payload=result.payload,
+            identifiers=dict(result.identifiers),
+            correlation_id=record.correlation_id,
+        )
+        pending.append(_Pending(internal_id, record, projection, digest))
+
+    if not pending:
+        if progress is not None:
+            await _call(progress, 0, 0)
+        return outcome
+
+    caps = flow.target.capabilities
+    use_bulk = caps.bulk_upsert and (
+        force_bulk if force_bulk is not None else len(pending) >= flow.bulk_threshold
+    )
+    if use_bulk:
+        stats.bulk_jobs += -(-len(pending) // max(1, caps.max_bulk_records or len(pending)))
+        results = await flow.target.bulk_upsert([p.projection for p in pending], progress)
+    elif caps.upsert:
+        results = await _upsert_each(flow, pending, progress)
+    else:
+        raise CrmsyncError(f"target {flow.target.name} can neither upsert nor bulk upsert {flow.kind}")
+
+    by_key = {r.record_key: r for r in results}
+    writes: list[DeliveredWrite] = []
+    target_links: list[tuple[str, str]] = []
+    now = datetime.now(UTC)
+    for item in pending:
+        key = item.record.id
+        res = by_key.get(key)
+        if res is None:
+            err = CrmsyncError("target returned no result for this record", record_key=key)
+            outcome.retry[key] = err
+            continue
+        if res.ok:
+            writes.append(
+                DeliveredWrite(
+                    internal_id=item.internal_id,
+                    payload=item.projection.payload,
+                    hash=item.hash,
+                    source_version=item.record.version,
+                    target_id=res.target_id,
+                )
+            )
+            if res.target_id:
+                target_links.append((item.internal_id, res.target_id))
+            outcome.delivered.append(key)
+            stats.delivered += 1
+            if res.created is True:
+                stats.created += 1
+            elif res.created is False:
+                stats.updated += 1
+            if origin_times and key in origin_times:
+                stats.latencies_ms.append((now - origin_times[key]).total_seconds() * 1000.0)
+            continue
+        error = res.error or CrmsyncError("delivery failed without a reason", record_key=key)
+        error.record_key = error.record_key or key
+        if error.recovery in _RETRYABLE:
+            outcome.retry[key] = error
+        else:
+            outcome.failed[key] = error
+            field_name = getattr(error, "field", None)
+            stats.add_failure(Failure(key, error.message, error.recovery.value, field_name))
+    if writes:
+        store.save_delivered(flow.target_key, writes)
+    for internal_id, target_id in target_links:
+        store.link(internal_id, flow.kind, flow.target.system, "id", target_id)
+    return outcome
+
+
+async def _upsert_each(
+    flow: Flow, pending: list[_Pending], progress: ProgressCallback | None
+) -> list[DeliveryResult]:
+    limit = asyncio.Semaphore(_MAX_IN_FLIGHT)
+    done = 0
+    total = len(pending)
+
+    async def one(p: _Pending) -> DeliveryResult:
+        nonlocal done
+        async with limit:
+            try:
+                res = await flow.target.upsert(p.projection)
+            except CrmsyncError as exc:
+                res = DeliveryResult(record_key=p.record.id, ok=False, error=exc)
+        done += 1
+        if progress is not None:
+            await _call(progress, done, total)
+        return res
+
+    return list(await asyncio.gather(*(one(p) for p in pending)))
+
+
+async def _call(progress: ProgressCallback, done: int, total: int) -> None:
+    result = progress(done, total)
+    if asyncio.iscoroutine(result):
+        await result

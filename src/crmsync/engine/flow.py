@@ -1,0 +1,40 @@
+"""A flow at run time: one source, one target, one mapping contract, one store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crmsync.engine.stats import SyncStats
+from crmsync.mapping import Projector
+from crmsync.ports import SourceConnector, TargetConnector
+from crmsync.store import StateStore
+
+
+@dataclass
+class Flow:
+    name: str
+    kind: str  # canonical entity kind, e.g. "customer"
+    source: SourceConnector
+    target: TargetConnector
+    projector: Projector
+    store: StateStore
+    bulk_threshold: int = 100
+    batch_size: int = 10_000
+    stats: SyncStats = field(default_factory=SyncStats)
+
+    @property
+    def target_key(self) -> str:
+        """Name of the target in the store: connection name and entity kind."""
+        return f"{self.target.name}:{self.kind}"
+
+    @property
+    def source_key(self) -> str:
+        return self.source.name
+
+    @property
+    def feed_checkpoint(self) -> str:
+        """Name of the change-feed cursor checkpoint (one per source connection and kind)."""
+        return f"feed:{self.source_key}:{self.kind}"
+
+    def checkpoint_name(self, purpose: str) -> str:
+        return f"{purpose}:{self.name}:{self.kind}"

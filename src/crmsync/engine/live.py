@@ -1,0 +1,221 @@
+"""Live sync: change events → durable inbox → per-resource ordered processing → delta delivery.
+
+Promise 1 shape: an event is acknowledged to its source (feed cursor advanced, HTTP 2xx) only
+after ``ingest_events`` stored it. Promise 3: per resource, events are applied in ``sequence``
+order and an event at or below the resource's applied position is stale. Rather than replaying
+field-level messages, the engine projects the resource's current state (embedded in the event when
+it is the newest one, else re-read in one batched call) — so out-of-order and duplicated
+deliveries converge on the same target state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from crmsync.engine.delivery import deliver_records
+from crmsync.engine.flow import Flow
+from crmsync.errors import CrmsyncError
+from crmsync.ports import ChangeEvent, SourceRecord
+from crmsync.store import InboxEventIn, InboxRow
+
+log = logging.getLogger("crmsync.engine.live")
+
+MAX_ATTEMPTS = 10
+LAG_ATTEMPTS = 3
+
+
+def _lags(plan: _Plan, record: SourceRecord) -> bool:
+    return plan.min_version is not None and record.version is not None and record.version < plan.min_version
+
+
+def to_inbox(event: ChangeEvent) -> InboxEventIn:
+    return InboxEventIn(
+        event_id=event.event_id,
+        kind=event.kind,
+        resource_id=event.resource_id,
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+        sequence=event.sequence,
+        payload={
+            "record": event.record,
+            "deleted": event.deleted,
+            "data_erasure": event.data_erasure,
+            "resource_version": event.resource_version,
+        },
+        correlation_id=event.correlation_id,
+    )
+
+
+def ingest_events(flow: Flow, events: list[ChangeEvent]) -> int:
+    """Store events durably (deduplicated by event id); return how many were new."""
+    relevant = [e for e in events if e.kind == flow.kind]
+    if not relevant:
+        return 0
+    new = flow.store.inbox_add(flow.source_key, [to_inbox(e) for e in relevant])
+    flow.stats.events_received += new
+    return new
+
+
+async def poll_once(flow: Flow) -> int:
+    """Poll the source's change feed once; store events, then advance the cursor."""
+    if not flow.source.capabilities.change_feed:
+        return 0
+    name = flow.feed_checkpoint
+    cursor = flow.store.get_checkpoint(name)
+    events, new_cursor = await flow.source.poll_changes([flow.kind], cursor)
+    new = ingest_events(flow, events)
+    flow.store.set_checkpoint(name, new_cursor)  # only after the events are stored
+    return new
+
+
+@dataclass
+class _Plan:
+    rows: list[InboxRow]
+    deleted: bool
+    record: dict[str, object] | None  # embedded newest state, when usable
+    min_version: int | None  # the resource version the events require
+    top_sequence: int | None
+    received_at: datetime
+
+
+async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
+    """Process pending inbox events once; return how many events were settled."""
+    store = flow.store
+    rows = store.inbox_pending(flow.source_key, limit=limit)
+    rows = [r for r in rows if r.kind == flow.kind]
+    if not rows:
+        return 0
+    by_resource: dict[str, list[InboxRow]] = defaultdict(list)
+    for row in rows:
+        by_resource[row.resource_id].append(row)
+    positions = store.get_positions(flow.source_key, flow.kind, list(by_resource))
+
+    stale_ids: list[int] = []
+    plans: dict[str, _Plan] = {}
+    for rid, items in by_resource.items():
+        pos = positions.get(rid)
+        fresh = [r for r in items if r.sequence is None or pos is None or r.sequence > pos]
+        stale_ids.extend(r.id for r in items if r not in fresh)
+        if not fresh:
+            continue
+        fresh.sort(key=lambda r: (r.sequence is None, r.sequence or 0, r.id))
+        newest = fresh[-1]
+        versions = [v for v in (r.payload.get("resource_version") for r in fresh) if isinstance(v, int)]
+        embedded = newest.payload.get("record")
+        plans[rid] = _Plan(
+            rows=fresh,
+            deleted=any(bool(r.payload.get("deleted")) for r in fresh),
+            record=embedded if isinstance(embedded, dict) else None,
+            min_version=max(versions) if versions else None,
+            top_sequence=max((r.sequence for r in fresh if r.sequence is not None), default=None),
+            received_at=min(r.received_at for r in fresh),
+        )
+    if stale_ids:
+        store.inbox_mark(stale_ids, "stale")
+        flow.stats.stale += len(stale_ids)
+
+    deleted = {rid: p for rid, p in plans.items() if p.deleted}
+    to_fetch = [rid for rid, p in plans.items() if not p.deleted and p.record is None]
+    records: dict[str, SourceRecord] = {}
+    for rid, p in plans.items():
+        if not p.deleted and p.record is not None:
+            version = p.record.get("version")
+            records[rid] = SourceRecord(
+                kind=flow.kind,
+                id=rid,
+                version=version if isinstance(version, int) else None,
+                data=p.record,
+                correlation_id=p.rows[-1].correlation_id,
+            )
+    if to_fetch:
+        try:
+            fetched = await flow.source.read_by_ids(flow.kind, to_fetch)
+        except CrmsyncError as exc:
+            log.warning("re-reading %d %s records failed: %s", len(to_fetch), flow.kind, exc)
+            store.inbox_mark([r.id for rid in to_fetch for r in plans[rid].rows], "pending", str(exc))
+            to_fetch = []
+            fetched = []
+        for rec in fetched:
+            rec.correlation_id = plans[rec.id].rows[-1].correlation_id
+            records[rec.id] = rec
+        for rid in to_fetch:
+            if rid not in records:  # gone at the source since the event: it was deleted
+                deleted[rid] = plans[rid]
+
+    # A re-read older than the events claim (eventual consistency) waits for the next round — a few
+    # times; after that the source's current state is the truth (the event's version was wrong).
+    for rid in [rid for rid, rec in records.items() if _lags(plans[rid], rec)]:
+        rows = plans[rid].rows
+        if max(r.attempts for r in rows) + 1 < LAG_ATTEMPTS:
+            records.pop(rid)
+            store.inbox_mark(
+                [r.id for r in rows], "pending", f"source not yet at version {plans[rid].min_version}"
+            )
+
+    settled = 0
+    if deleted:
+        # Deletions reach targets through the erasure flow; here the record's work is settled.
+        ids = [r.id for p in deleted.values() for r in p.rows]
+        store.inbox_mark(ids, "done")
+        flow.stats.deleted += len(deleted)
+        store.advance_positions(
+            flow.source_key,
+            flow.kind,
+            {rid: p.top_sequence for rid, p in deleted.items() if p.top_sequence is not None},
+        )
+        settled += len(ids)
+
+    if records:
+        origin = {rid: plans[rid].received_at for rid in records}
+        outcome = await deliver_records(flow, list(records.values()), origin_times=origin)
+        done_rows: list[int] = []
+        advance: dict[str, int] = {}
+        for rid in outcome.delivered + outcome.unchanged + outcome.stale:
+            done_rows.extend(r.id for r in plans[rid].rows)
+            top = plans[rid].top_sequence
+            if top is not None:
+                advance[rid] = top
+        store.advance_positions(flow.source_key, flow.kind, advance)
+        store.inbox_mark(done_rows, "done")
+        settled += len(done_rows)
+        for rid, err in outcome.failed.items():
+            store.inbox_mark([r.id for r in plans[rid].rows], "failed", str(err))
+            settled += len(plans[rid].rows)
+        for rid, err in outcome.retry.items():
+            ids = [r.id for r in plans[rid].rows]
+            attempts = max(r.attempts for r in plans[rid].rows) + 1
+            store.inbox_mark(ids, "failed" if attempts >= MAX_ATTEMPTS else "pending", str(err))
+    flow.stats.events_processed += settled
+    return settled
+
+
+async def run_live(
+    flow: Flow,
+    stop: asyncio.Event,
+    *,
+    poll_interval: float = 2.0,
+    on_cycle: Callable[[bool], Awaitable[None] | None] | None = None,
+) -> None:
+    """Poll and process until ``stop`` is set. Errors are logged and retried on the next cycle."""
+    while not stop.is_set():
+        busy = False
+        try:
+            busy = await poll_once(flow) > 0
+            while await process_inbox(flow) > 0:
+                busy = True
+        except CrmsyncError as exc:
+            log.warning("live sync cycle of flow %s failed: %s", flow.name, exc)
+        if on_cycle is not None:
+            res = on_cycle(busy)
+            if asyncio.iscoroutine(res):
+                await res
+        if not busy:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+            except TimeoutError:
+                pass

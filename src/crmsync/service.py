@@ -1,0 +1,228 @@
+"""The service layer: one place that wires config → store, connectors, mapping and engine.
+
+The CLI, the HTTP API and the Python API are thin layers over :class:`Service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmsync.config import Config, FlowSettings
+from crmsync.connectors import create_connector
+from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process_inbox, run_live, sync_all
+from crmsync.engine.bulk import ProgressFn
+from crmsync.errors import ConfigError, CrmsyncError, IngressError
+from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
+from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
+from crmsync.store import StateStore
+
+log = logging.getLogger("crmsync.service")
+
+ENTITY_ALIASES = {
+    "customers": "customer",
+    "customer": "customer",
+    "orders": "order",
+    "order": "order",
+    "categories": "category",
+    "category": "category",
+    "products": "product",
+    "product": "product",
+}
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def entity_kind(name: str) -> str:
+    try:
+        return ENTITY_ALIASES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown entity {name!r}; expected customers, orders, categories or products"
+        ) from None
+
+
+class RequestStats:
+    """Counts every outbound request per connection (fed by the connectors' observer hook)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()
+        self.by_status: Counter[tuple[str, int]] = Counter()
+
+    def __call__(self, rec: RequestRecord) -> None:
+        with self._lock:
+            self.requests[rec.connection] += 1
+            if rec.method.upper() in _WRITE_METHODS and not rec.url.rstrip("/").endswith("/oauth/token"):
+                self.writes[rec.connection] += 1
+            if rec.status is not None:
+                self.by_status[(rec.connection, rec.status)] += 1
+
+
+@dataclass
+class Preview:
+    record_id: str
+    source_fields: dict[str, Any]
+    payload: dict[str, Any]
+    identifiers: dict[str, str]
+    last_delivered: dict[str, Any] | None
+    changes: list[FieldChange]
+    warnings: list[str] = field(default_factory=list)
+
+
+class Service:
+    def __init__(self, config: Config, *, store: StateStore | None = None) -> None:
+        self.config = config
+        self.store = store or StateStore.open(config.store)
+        self.requests = RequestStats()
+        self.connections: dict[str, Connector] = {}
+        for name, settings in config.connections.items():
+            self.connections[name] = create_connector(name, settings, self.requests)
+        self.flows: dict[tuple[str, str], Flow] = {}
+        self.unsupported: list[str] = []
+        for fs in config.flows:
+            self._build_flows(fs)
+        if not self.flows:
+            raise ConfigError("no flow has an entity that both its source and target support")
+
+    def _build_flows(self, fs: FlowSettings) -> None:
+        source = self.connections[fs.source]
+        target = self.connections[fs.target]
+        if not isinstance(source, SourceConnector):
+            raise ConfigError(f"connection {fs.source!r} cannot be a source", path=f"flows.{fs.name}.source")
+        if not isinstance(target, TargetConnector):
+            raise ConfigError(f"connection {fs.target!r} cannot be a target", path=f"flows.{fs.name}.target")
+        contract = load_contract(fs.mapping)
+        for kind in fs.entities:
+            if kind not in source.capabilities.entities or kind not in target.capabilities.entities:
+                self.unsupported.append(f"{fs.name}:{kind}")
+                continue
+            if kind != "customer":  # one contract per entity; only customers have one so far
+                self.unsupported.append(f"{fs.name}:{kind}")
+                continue
+            self.flows[(fs.name, kind)] = Flow(
+                name=fs.name,
+                kind=kind,
+                source=source,
+                target=target,
+                projector=Projector(contract),
+                store=self.store,
+                bulk_threshold=fs.bulk_threshold,
+                batch_size=fs.batch_size,
+            )
+
+    # -- lookup -----------------------------------------------------------------------------
+    def flow(self, kind: str = "customer", name: str | None = None) -> Flow:
+        for (fname, fkind), flow in self.flows.items():
+            if fkind == kind and (name is None or fname == name):
+                return flow
+        raise ConfigError(
+            f"no flow syncs {kind} records"
+            + (f" under the name {name!r}" if name else "")
+            + (f" (not supported yet: {', '.join(self.unsupported)})" if self.unsupported else "")
+        )
+
+    def flow_settings(self, name: str) -> FlowSettings:
+        return self.config.flow(name)
+
+    # -- operations ---------------------------------------------------------------------------
+    async def sync(
+        self,
+        entity: str,
+        *,
+        ids: list[str] | None = None,
+        flow_name: str | None = None,
+        progress: ProgressFn | None = None,
+        stop: asyncio.Event | None = None,
+        resume: bool = True,
+    ) -> tuple[bool, SyncStats]:
+        flow = self.flow(entity_kind(entity), flow_name)
+        flow.stats = SyncStats()
+        before = self.requests.writes[flow.target.name]
+        complete = await sync_all(flow, ids=ids, progress=progress, stop=stop, resume=resume)
+        flow.stats.target_writes = self.requests.writes[flow.target.name] - before
+        return complete, flow.stats
+
+    async def run_live(self, stop: asyncio.Event, *, on_cycle: Any = None) -> None:
+        tasks = []
+        for flow in self.flows.values():
+            poll = self.flow_settings(flow.name).poll_interval_seconds
+            tasks.append(asyncio.create_task(run_live(flow, stop, poll_interval=poll, on_cycle=on_cycle)))
+        await asyncio.gather(*tasks)
+
+    async def ingest(self, connection: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """Store one pushed delivery durably; raise IngressError for malformed input."""
+        source = self.connections.get(connection)
+        if source is None or not isinstance(source, SourceConnector) or not source.capabilities.ingress:
+            raise IngressError(f"no ingress for connection {connection!r}", status=404)
+        events = source.parse_ingress(body, headers)
+        stored = 0
+        for flow in self.flows.values():
+            if flow.source is source:
+                stored += ingest_events(flow, events)
+        return stored
+
+    async def drain(self) -> int:
+        """Process every pending inbox event once (used by tests and the demo)."""
+        total = 0
+        for flow in self.flows.values():
+            while (n := await process_inbox(flow)) > 0:
+                total += n
+        return total
+
+    async def preview(
+        self, record_id: str, *, kind: str = "customer", flow_name: str | None = None
+    ) -> Preview:
+        flow = self.flow(kind, flow_name)
+        records = await flow.source.read_by_ids(kind, [record_id])
+        if not records:
+            raise CrmsyncError(f"{kind} {record_id} not found in {flow.source.name}", record_key=record_id)
+        result = flow.projector.project(records[0].data)
+        internal = self.store.resolve(kind, flow.source.system, "id", record_id)
+        last = self.store.get_delivered(flow.target_key, [internal]).get(internal) if internal else None
+        return Preview(
+            record_id=record_id,
+            source_fields=dict(result.source_fields),
+            payload=result.payload,
+            identifiers=dict(result.identifiers),
+            last_delivered=last.payload if last else None,
+            changes=diff_payloads(last.payload if last else None, result.payload),
+            warnings=list(result.warnings),
+        )
+
+    def status(self) -> dict[str, Any]:
+        flows = []
+        for (name, kind), flow in self.flows.items():
+            flows.append(
+                {
+                    "flow": name,
+                    "entity": kind,
+                    "source": flow.source.name,
+                    "target": flow.target.name,
+                    "bulk": self.store.get_checkpoint(flow.checkpoint_name("bulk")),
+                    "feed": self.store.get_checkpoint(flow.feed_checkpoint),
+                }
+            )
+        return {
+            "store": self.store.url_for_display,
+            "flows": flows,
+            "unsupported": self.unsupported,
+            "inbox": self.store.inbox_counts(),
+            "counts": self.store.stats(),
+        }
+
+    async def aclose(self) -> None:
+        for conn in self.connections.values():
+            try:
+                await conn.aclose()
+            except Exception as exc:  # closing must not hide the real outcome
+                log.debug("closing %s failed: %s", conn.name, exc)
+        self.store.close()
+
+
+__all__ = ["BulkProgress", "Preview", "RequestStats", "Service", "entity_kind"]

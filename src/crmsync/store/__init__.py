@@ -1,0 +1,45 @@
+"""The state store: what crmsync remembers between runs, on SQLite (WAL) or PostgreSQL.
+
+``StateStore.open(url)`` connects and migrates (Alembic, scripts shipped in this package). Tables:
+records and their identity links, the last delivered projection per (record, target), the durable
+inbox of source events, per-resource positions and named checkpoints. SQL is SQLAlchemy Core; the
+schema is defined once in :mod:`crmsync.store.schema`.
+"""
+
+from crmsync.store.errors import (
+    InvalidValueError,
+    MigrationError,
+    StoreConfigError,
+    StoreError,
+    StoreIntegrityError,
+    StoreUnavailableError,
+    UnknownRecordError,
+)
+from crmsync.store.store import StateStore
+from crmsync.store.types import (
+    INBOX_STATUSES,
+    Delivered,
+    DeliveredWrite,
+    InboxEventIn,
+    InboxRow,
+    InboxStatus,
+    Link,
+)
+
+__all__ = [
+    "INBOX_STATUSES",
+    "Delivered",
+    "DeliveredWrite",
+    "InboxEventIn",
+    "InboxRow",
+    "InboxStatus",
+    "InvalidValueError",
+    "Link",
+    "MigrationError",
+    "StateStore",
+    "StoreConfigError",
+    "StoreError",
+    "StoreIntegrityError",
+    "StoreUnavailableError",
+    "UnknownRecordError",
+]

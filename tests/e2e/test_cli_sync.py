@@ -1,0 +1,160 @@
+"""End to end, as a new user would: two `crmsync emulate` servers, a config file, `crmsync sync`.
+
+Real subprocesses, real HTTP on loopback, a real SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CRMSYNC = [sys.executable, "-m", "crmsync.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@pytest.fixture()
+def emulators() -> Iterator[tuple[str, str]]:
+    ct_port, kl_port = free_port(), free_port()
+    procs = [
+        subprocess.Popen(
+            [
+                *CRMSYNC,
+                "emulate",
+                "commercetools",
+                "--port",
+                str(ct_port),
+                "--project-key",
+                "e2e",
+                "--seed-customers",
+                "120",
+            ],
+            stdin=subprocess.DEVNULL,
+        ),
+        subprocess.Popen([*CRMSYNC, "emulate", "klaviyo", "--port", str(kl_port)], stdin=subprocess.DEVNULL),
+    ]
+    try:
+        ct, kl = f"http://127.0.0.1:{ct_port}", f"http://127.0.0.1:{kl_port}"
+        wait_http(ct)
+        wait_http(kl)
+        yield ct, kl
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+
+
+def write_config(tmp_path: Path, ct: str, kl: str) -> Path:
+    cfg = tmp_path / "crmsync.yaml"
+    cfg.write_text(
+        f"""
+store: sqlite:///{tmp_path}/state.db
+connections:
+  shop:
+    type: commercetools
+    project_key: e2e
+    api_url: {ct}
+    auth_url: {ct}
+    client_id: any-client
+    client_secret: ${{CTP_CLIENT_SECRET}}
+  marketing:
+    type: klaviyo
+    api_key: ${{KLAVIYO_API_KEY}}
+    base_url: {kl}
+flows:
+  - name: shop-to-klaviyo
+    source: shop
+    target: marketing
+    entities: [customer]
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def sync(cfg: Path) -> dict:
+    env = {**os.environ, "CTP_CLIENT_SECRET": "e2e-secret", "KLAVIYO_API_KEY": "pk_e2e_key"}
+    out = subprocess.run(
+        [*CRMSYNC, "sync", "customers", "-c", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "e2e-secret" not in out.stdout + out.stderr and "pk_e2e_key" not in out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def klaviyo_profiles(kl: str) -> list[dict]:
+    headers = {"Authorization": "Klaviyo-API-Key pk_e2e_key", "revision": "2026-07-15"}
+    profiles, url = [], f"{kl}/api/profiles?page[size]=100"
+    while url:
+        body = httpx.get(url, headers=headers, timeout=10).json()
+        profiles += body["data"]
+        url = body["links"].get("next")
+    return profiles
+
+
+def test_sync_rerun_and_one_change(emulators: tuple[str, str], tmp_path: Path) -> None:
+    ct, kl = emulators
+    cfg = write_config(tmp_path, ct, kl)
+
+    first = sync(cfg)
+    assert first["read"] == 120 and first["delivered"] == 120 and first["failed"] == 0
+    profiles = klaviyo_profiles(kl)
+    assert len(profiles) == 120
+    assert all(p["attributes"]["external_id"] for p in profiles)
+
+    again = sync(cfg)
+    assert again["read"] == 120 and again["unchanged"] == 120 and again["target_writes"] == 0
+
+    # change one first name through the commercetools API
+    tok = httpx.post(
+        f"{ct}/oauth/token", data={"grant_type": "client_credentials"}, auth=("any", "thing")
+    ).json()["access_token"]
+    h = {"Authorization": f"Bearer {tok}"}
+    customer = httpx.get(f"{ct}/e2e/customers", params={"limit": 1, "sort": "id asc"}, headers=h).json()[
+        "results"
+    ][0]
+    r = httpx.post(
+        f"{ct}/e2e/customers/{customer['id']}",
+        headers=h,
+        json={
+            "version": customer["version"],
+            "actions": [{"action": "setFirstName", "firstName": "Changed"}],
+        },
+    )
+    assert r.status_code == 200
+
+    third = sync(cfg)
+    assert third["delivered"] == 1 and third["unchanged"] == 119 and third["target_writes"] == 1
+    changed = [p for p in klaviyo_profiles(kl) if p["attributes"]["external_id"] == customer["id"]]
+    assert changed[0]["attributes"]["first_name"] == "Changed"

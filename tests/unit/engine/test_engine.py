@@ -1,0 +1,158 @@
+"""Engine behaviour with in-memory connectors, the real store (SQLite) and the default contract."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from crmsync.engine import Flow, poll_once, process_inbox, sync_all
+from crmsync.mapping import Projector, load_contract
+from crmsync.store import StateStore
+
+from .fakes import FakeSource, FakeTarget, customer, event
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    s = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()
+
+
+def make_flow(store: StateStore, source: FakeSource, target: FakeTarget, **kw) -> Flow:
+    return Flow(
+        name="f",
+        kind="customer",
+        source=source,
+        target=target,
+        projector=Projector(load_contract("default")),
+        store=store,
+        **kw,
+    )
+
+
+async def test_bulk_then_rerun_sends_nothing_then_one_change_one_write(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    for i in range(250):
+        src.put(customer(f"c{i:04d}"))
+    flow = make_flow(store, src, tgt, bulk_threshold=100)
+    assert await sync_all(flow)
+    assert tgt.bulk_calls == [250] and len(tgt.profiles) == 250
+    assert tgt.profiles["c0007"]["first_name"] == "Ada"
+
+    flow.stats = type(flow.stats)()
+    assert await sync_all(flow, resume=False)
+    assert flow.stats.unchanged == 250 and tgt.bulk_calls == [250] and tgt.upserts == []
+
+    src.put(customer("c0007", first="Grace", version=2))
+    flow.stats = type(flow.stats)()
+    await sync_all(flow, resume=False)
+    assert tgt.upserts == ["c0007"] and flow.stats.delivered == 1 and flow.stats.unchanged == 249
+    assert tgt.profiles["c0007"]["first_name"] == "Grace"
+
+
+async def test_small_batches_use_single_upserts(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    for i in range(5):
+        src.put(customer(f"c{i}"))
+    flow = make_flow(store, src, tgt, bulk_threshold=100)
+    await sync_all(flow)
+    assert tgt.bulk_calls == [] and sorted(tgt.upserts) == [f"c{i}" for i in range(5)]
+
+
+async def test_bulk_resumes_from_checkpoint(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    for i in range(30):
+        src.put(customer(f"c{i:02d}"))
+    flow = make_flow(store, src, tgt, batch_size=10, bulk_threshold=1000)
+    stop = asyncio.Event()
+    seen = 0
+
+    def on_progress(p) -> None:
+        nonlocal seen
+        seen = p.read
+        if p.read >= 10:
+            stop.set()
+
+    src.page_size = 10
+    complete = await sync_all(flow, progress=on_progress, stop=stop)
+    assert complete is False
+    first = set(tgt.profiles)
+    assert first and len(first) < 30
+    reads_before = src.reads
+    flow.stats = type(flow.stats)()
+    assert await sync_all(flow)  # resumes after the checkpoint
+    assert set(tgt.profiles) == {f"c{i:02d}" for i in range(30)}
+    assert flow.stats.read == 30 - len(first)
+    assert src.reads > reads_before
+
+
+async def test_live_out_of_order_and_duplicates_converge(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(customer("c1", first="V3", version=3))
+    # newest first, duplicated, plus an older one arriving late
+    src.feed = [
+        event("c1", 3),
+        event("c1", 3),
+        event("c1", 2),
+        event("c1", 1, record=customer("c1", "V1"), event_type="CustomerCreated"),
+    ]
+    assert await poll_once(flow) == 3  # the duplicate is dropped by the inbox
+    await process_inbox(flow)
+    assert tgt.profiles["c1"]["first_name"] == "V3"
+    # a stale event after the fact changes nothing
+    src.feed.append(event("c1", 2, event_id="late-2"))
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.upserts == ["c1"] and flow.stats.stale >= 1
+    assert store.inbox_counts().get("pending", 0) == 0
+
+
+async def test_live_unchanged_projection_makes_no_call(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(customer("c1"))
+    await sync_all(flow)
+    src.put(customer("c1", version=2))  # version moves, projected fields do not
+    src.feed = [event("c1", 2)]
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.upserts == ["c1"] and flow.stats.unchanged == 1
+
+
+async def test_live_transient_failure_stays_pending_then_succeeds(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(customer("c1"))
+    src.feed = [event("c1", 1)]
+    tgt.fail_transient.add("c1")
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert store.inbox_counts().get("pending") == 1 and "c1" not in tgt.profiles
+    tgt.fail_transient.clear()
+    await process_inbox(flow)
+    assert "c1" in tgt.profiles and store.inbox_counts().get("pending", 0) == 0
+
+
+async def test_invalid_record_fails_alone(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    src.put(customer("ok1"))
+    src.put(customer("bad", email="not an email"))
+    src.put(customer("ok2"))
+    flow = make_flow(store, src, tgt)
+    await sync_all(flow)
+    assert set(tgt.profiles) == {"ok1", "ok2"}
+    assert flow.stats.failed == 1 and flow.stats.failures[0].record_key == "bad"
+
+
+async def test_deleted_event_settles_without_target_call(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.feed = [event("gone", 5, deleted=True, event_type="CustomerDeleted")]
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.upserts == [] and flow.stats.deleted == 1
+    assert store.inbox_counts().get("done") == 1
