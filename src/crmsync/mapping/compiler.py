@@ -5,9 +5,7 @@ and their arguments validated, templates linked — so that projecting a record 
 ``__slots__`` objects with no parsing, no registry look-ups and no pydantic work except the final
 canonical model validation.
 
-Per-record mutable state lives in :class:`RunState`: warnings, the source fields read (for
-``crmsync mapping preview``) and the selector bookkeeping that lets a value read through the
-``address`` selector be reported as ``addresses[1].mobile``.
+Per-record state and selectors live in :mod:`crmsync.mapping.runtime`.
 """
 
 from __future__ import annotations
@@ -16,68 +14,15 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from crmsync.errors import RecordValidationError
-from crmsync.mapping.contract import Contract, FieldRule, Selector
+from crmsync.mapping.contract import Contract, FieldRule
 from crmsync.mapping.paths import CompiledPath, Step
+from crmsync.mapping.runtime import CompiledSelector, RunState, blank
 from crmsync.mapping.transforms import InvalidValue, TransformDef, TransformFn, TransformRegistry
 
 _MISSING = object()
-
-
-class RunState:
-    """What one projection accumulates besides its output."""
-
-    __slots__ = ("memo", "prefix", "recording", "selected", "sources", "stage", "warnings")
-
-    def __init__(self, stage: str, *, recording: bool) -> None:
-        self.stage = stage
-        self.recording = recording
-        self.warnings: list[str] = []
-        self.sources: dict[str, Any] = {}
-        self.selected: dict[str, str] = {}  # selector name -> real source path of the chosen element
-        self.prefix = ""  # source path of the template element being mapped, with a trailing "."
-        # (template, element) -> (element, mapped element)
-        self.memo: dict[tuple[int, int], tuple[dict[str, Any], dict[str, Any]]] = {}
-
-    def source_key(self, path: CompiledPath) -> str:
-        """Where ``path`` points in the *source record*, with selectors resolved to list indices."""
-        if not self.prefix:
-            base = self.selected.get(path.head)
-            if base is not None:
-                rest = path.rest
-                if not rest:
-                    return base
-                return base + rest if rest.startswith("[") else f"{base}.{rest}"
-        return self.prefix + path.text
-
-    def record(self, path: CompiledPath, value: Any) -> None:
-        if self.recording and value is not None:
-            _flatten_into(self.sources, self.source_key(path), value)
-
-
-def _flatten_into(out: dict[str, Any], key: str, value: Any) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            if v is not None:
-                _flatten_into(out, f"{key}.{k}", v)
-    elif isinstance(value, list) and value:
-        for i, v in enumerate(value):
-            if v is not None:
-                _flatten_into(out, f"{key}[{i}]", v)
-    else:
-        out[key] = value
-
-
-def blank(value: Any) -> bool:
-    """Inlined :func:`~crmsync.mapping.transforms.is_empty` for the hot loop."""
-    if value is None:
-        return True
-    cls = value.__class__
-    if cls is str:
-        return not value.strip()
-    if cls is dict or cls is list:
-        return not value
-    return False
 
 
 class CompiledStep:
@@ -90,7 +35,7 @@ class CompiledStep:
         self.label = label
 
 
-Runner = Callable[[Any, "RunState"], Any]
+Runner = Callable[[Any, RunState], Any]
 
 
 class _PlainRead:
@@ -232,12 +177,12 @@ class CompiledRule:
         template = self.template
         assert template is not None
         base = state.source_key(self.paths[0])
-        if isinstance(value, dict):
+        if isinstance(value, dict | BaseModel):  # source objects inbound, canonical models outbound
             return template.run_element(value, base + ".", state)
         if isinstance(value, list):
             out = []
             for i, element in enumerate(value):
-                if not isinstance(element, dict):
+                if not isinstance(element, dict | BaseModel):
                     state.warnings.append(f"{self.where}: skipped {base}[{i}] (not an object)")
                     continue
                 mapped = template.run_element(element, f"{base}[{i}].", state)
@@ -290,7 +235,7 @@ class CompiledGroup:
             out[key] = value
         return out
 
-    def run_element(self, element: dict[str, Any], prefix: str, state: RunState) -> dict[str, Any]:
+    def run_element(self, element: Any, prefix: str, state: RunState) -> dict[str, Any]:
         """Map one template element (memoised per record: the selected address is also in the list)."""
         key = (id(self), id(element))
         done = state.memo.get(key)
@@ -330,47 +275,6 @@ class CompiledGroup:
         if isinstance(node, CompiledRule) and node.paths:
             out = (out + "." if out else "") + node.paths[0].text
         return out or None
-
-
-class CompiledSelector:
-    __slots__ = ("name", "picks", "source")
-
-    def __init__(self, name: str, selector: Selector) -> None:
-        self.name = name
-        self.source = CompiledPath(selector.from_)
-        self.picks: list[tuple[CompiledPath, CompiledPath | None, Any] | None] = []
-        for pick in selector.pick:
-            if pick.match is None:
-                self.picks.append(None)  # first: true
-            else:
-                m = pick.match
-                equals_path = CompiledPath(m.equals_path) if m.equals_path is not None else None
-                self.picks.append((CompiledPath(m.field), equals_path, m.equals))
-
-    def select(self, scope: dict[str, Any], state: RunState) -> tuple[dict[str, Any] | None, int]:
-        items = self.source.read(scope)
-        if not isinstance(items, list):
-            return None, -1
-        for pick in self.picks:
-            if pick is None:
-                for i, element in enumerate(items):
-                    if isinstance(element, dict):
-                        return element, i
-                continue
-            field, equals_path, constant = pick
-            if equals_path is not None:
-                wanted = equals_path.read(scope)
-                state.record(equals_path, wanted)
-            else:
-                wanted = constant
-            if wanted is None or isinstance(wanted, dict | list):
-                continue
-            for i, element in enumerate(items):
-                if isinstance(element, dict):
-                    got = field.read(element)
-                    if got == wanted and isinstance(got, bool) == isinstance(wanted, bool):
-                        return element, i
-        return None, -1
 
 
 class Plan:

@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from crmsync.errors import RecordValidationError
-from crmsync.mapping.compiler import Plan, RunState, compile_contract
+from crmsync.mapping.compiler import Plan, compile_contract
 from crmsync.mapping.contract import Contract
 from crmsync.mapping.payload import projection_hash, to_json_value
+from crmsync.mapping.runtime import RunState
 from crmsync.mapping.transforms import DEFAULT_REGISTRY, TransformRegistry
 from crmsync.mapping.validation import PayloadValidator
 from crmsync.model import Company, Person

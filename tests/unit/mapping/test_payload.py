@@ -11,7 +11,7 @@ from typing import Any
 from crmsync.mapping import FieldChange, diff_payloads, projection_hash
 from crmsync.mapping.payload import same_value, to_json_value
 
-PAYLOAD = {
+PAYLOAD: dict[str, Any] = {
     "external_id": "c1",
     "email": "a@example.com",
     "location": {"city": "Berlin", "country": "DE", "zip": "10117"},

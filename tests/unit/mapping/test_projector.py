@@ -16,11 +16,13 @@ from crmsync.mapping import (
     parse_contract_text,
     projection_hash,
 )
+from crmsync.mapping.loader import CONTRACTS_DIR, DEFAULT_CONTRACT
 from crmsync.mapping.transforms import DEFAULT_REGISTRY
-from crmsync.model import Company
+from crmsync.model import Company, Person
 from tests.unit.mapping.factories import BERLIN, make_customer
 
 Customer = Callable[..., dict[str, Any]]
+DEFAULT_CONTRACT_PATH = CONTRACTS_DIR / f"{DEFAULT_CONTRACT}.yaml"
 
 
 def _reject(projector: Projector, record: Any) -> RecordValidationError:
@@ -109,6 +111,7 @@ def test_source_fields_of_a_failing_record(projector: Projector, customer: Custo
 def test_to_payload_from_an_edited_canonical(projector: Projector, customer: Customer) -> None:
     inbound = projector.to_canonical(customer())
     person = inbound.canonical.model_copy(deep=True)
+    assert isinstance(person, Person)
     person.first_name = "Janet"
     result = projector.to_payload(person, record_key=inbound.record_key)
     assert result.payload["first_name"] == "Janet"
@@ -181,6 +184,15 @@ validate:
   formats: {country: country_alpha3}
   patterns: {id: "^[0-9]+$"}
 """
+
+
+DEFAULT_TEMPLATE_CONTRACT = (
+    DEFAULT_CONTRACT_PATH.read_text(encoding="utf-8")
+    .replace(
+        "  properties: properties\n", "  properties:\n    addresses: {from: addresses, map: kl_address}\n"
+    )
+    .replace("templates:\n", "templates:\n  kl_address:\n    street: line1\n    town: city\n")
+)
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +274,17 @@ def test_custom_transform_through_a_registry_copy() -> None:
     )
     contract = parse_contract_text(text, registry=registry)
     assert Projector(contract, registry=registry).project(_shop()).payload["name"] == "Ada!!"
+
+
+def test_outbound_template_over_canonical_models(customer: Customer) -> None:
+    text = DEFAULT_TEMPLATE_CONTRACT
+    contract = parse_contract_text(text)
+    result = Projector(contract).project(customer())
+    assert result.payload["properties"]["addresses"] == [
+        {"street": "App. 4 Haus B 43 Friedrichstraße", "town": "Berlin"},
+        {"street": "221B Baker Street", "town": "London"},
+        {"street": "1 Drottninggatan", "town": "Stockholm"},
+    ]
 
 
 def test_company_canonical() -> None:

@@ -11,6 +11,7 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from crmsync.mapping import Projector
+from crmsync.model import Person
 from tests.unit.mapping.factories import BERLIN, LONDON, STOCKHOLM
 
 Customer = Callable[..., dict[str, Any]]
@@ -169,6 +170,7 @@ def test_no_addresses_no_location(projector: Projector, customer: Customer) -> N
 def test_canonical_holds_selected_and_all_addresses(projector: Projector, customer: Customer) -> None:
     result = projector.project(customer(billingAddressIds=["addr-london"]))
     person = result.canonical
+    assert isinstance(person, Person)
     assert person.address is not None and person.address.city == "London"
     assert [a.city for a in person.addresses] == ["Berlin", "London", "Stockholm"]
     assert person.addresses[0].line1 == "App. 4 Haus B 43 Friedrichstraße"
