@@ -89,6 +89,10 @@ class Projection:
     payload: JSON  # target attributes, in the target's shape
     identifiers: dict[str, str] = field(default_factory=dict)  # e.g. {"external_id": .., "email": ..}
     correlation_id: str | None = None
+    # Dot paths that were delivered before and are absent from ``payload`` now: the target must
+    # clear them (most APIs treat an absent field as "unchanged", so omission alone would keep the
+    # stale value).
+    clear: list[str] = field(default_factory=list)
 
 
 @dataclass

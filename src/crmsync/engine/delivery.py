@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from crmsync.engine.flow import Flow
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
-from crmsync.mapping import projection_hash
+from crmsync.mapping import diff_payloads, projection_hash
 from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
 from crmsync.store import DeliveredWrite
 
@@ -89,12 +89,18 @@ async def deliver_records(
                 outcome.unchanged.append(record.id)
                 stats.unchanged += 1
                 continue
+        removed = (
+            [c.path for c in diff_payloads(prev.payload, result.payload) if c.kind == "removed"]
+            if prev is not None
+            else []
+        )
         projection = Projection(
             kind=flow.kind,
             record_key=record.id,
             payload=result.payload,
             identifiers=dict(result.identifiers),
             correlation_id=record.correlation_id,
+            clear=removed,
         )
         pending.append(_Pending(internal_id, record, projection, digest))
 

@@ -125,6 +125,7 @@ class FakeTarget:
         )
         self.profiles: dict[str, dict[str, Any]] = {}
         self.upserts: list[str] = []
+        self.last: dict[str, Projection] = {}
         self.bulk_calls: list[int] = []
         self.fail_transient: set[str] = set()
         self.fail_permanent: set[str] = set()
@@ -134,6 +135,7 @@ class FakeTarget:
             return DeliveryResult(item.record_key, ok=False, error=TransientError("503 from fake"))
         if item.record_key in self.fail_permanent:
             return DeliveryResult(item.record_key, ok=False, error=CrmsyncError("400 from fake"))
+        self.last[item.record_key] = item
         created = item.record_key not in self.profiles
         self.profiles[item.record_key] = item.payload
         return DeliveryResult(item.record_key, ok=True, target_id=f"P-{item.record_key}", created=created)

@@ -156,3 +156,16 @@ async def test_deleted_event_settles_without_target_call(store: StateStore) -> N
     await process_inbox(flow)
     assert tgt.upserts == [] and flow.stats.deleted == 1
     assert store.inbox_counts().get("done") == 1
+
+
+async def test_fields_removed_at_the_source_are_cleared_at_the_target(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(
+        customer("c1", title="Dr", custom={"type": {"typeId": "type", "id": "t"}, "fields": {"tier": "gold"}})
+    )
+    await sync_all(flow)
+    assert tgt.last["c1"].clear == [] and tgt.profiles["c1"]["title"] == "Dr"
+    src.put(customer("c1", version=2))
+    await sync_all(flow, resume=False)
+    assert sorted(tgt.last["c1"].clear) == ["properties.tier", "title"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import orjson
 
+from crmsync.connectors.klaviyo.resource import profile_resource
 from crmsync.errors import RecordValidationError
-from crmsync.ports import JSON, DeliveryResult, Projection
+from crmsync.ports import DeliveryResult, Projection
 
 MAX_JOB_RECORDS = 10_000
 MAX_JOB_BYTES = 5_000_000
@@ -54,11 +55,6 @@ class PackedJob:
         return PackedJob([self.indexes[i] for i in keep], [self.parts[i] for i in keep])
 
 
-def profile_resource(payload: JSON) -> JSON:
-    """The JSON:API resource object of one profile in a bulk job."""
-    return {"type": "profile", "attributes": payload}
-
-
 def pack_jobs(
     items: list[Projection],
     *,
@@ -77,7 +73,7 @@ def pack_jobs(
     per_profile = min(max_profile_bytes, max_bytes - ENVELOPE_BYTES)
     for index, item in enumerate(items):
         try:
-            part = orjson.dumps(profile_resource(item.payload))
+            part = orjson.dumps(profile_resource(item))
         except (TypeError, orjson.JSONEncodeError) as exc:
             rejected[index] = _reject(item, f"payload is not serializable to JSON: {exc}", connection)
             continue

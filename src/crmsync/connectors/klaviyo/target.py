@@ -22,6 +22,7 @@ from urllib.parse import quote
 from crmsync.connectors.klaviyo.bulk import BulkImporter
 from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
+from crmsync.connectors.klaviyo.resource import profile_attributes, profile_resource
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
 from crmsync.errors import CrmsyncError, DuplicateError, NotFoundError, PermanentError
 from crmsync.ports import (
@@ -98,7 +99,7 @@ class KlaviyoConnector:
         if unsupported is not None:
             return unsupported
         stats = CallStats()
-        body = {"data": {"type": "profile", "attributes": item.payload}}
+        body = {"data": profile_resource(item)}
         try:
             response = await self.client.request(
                 "POST",
@@ -137,14 +138,15 @@ class KlaviyoConnector:
         existing = duplicate.existing_id
         if not existing:
             return DeliveryResult(item.record_key, ok=False, error=duplicate, calls=stats.attempts)
-        attributes = dict(item.payload)
+        attributes, meta = profile_attributes(item)
+        attributes = dict(attributes)
         last: CrmsyncError = duplicate
         for _ in range(len(IDENTIFIERS) + 1):
             try:
                 await self.client.request(
                     "PATCH",
                     f"/api/profiles/{quote(existing, safe='')}",
-                    body={"data": {"type": "profile", "id": existing, "attributes": attributes}},
+                    body={"data": _patch_resource(existing, attributes, meta)},
                     operation="update_profile",
                     record_key=item.record_key,
                     correlation_id=item.correlation_id,
@@ -255,3 +257,12 @@ class KlaviyoConnector:
             correlation_id=item.correlation_id,
         )
         return DeliveryResult(item.record_key, ok=False, error=error, calls=0)
+
+
+def _patch_resource(
+    profile_id: str, attributes: dict[str, Any], meta: dict[str, Any] | None
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {"type": "profile", "id": profile_id, "attributes": attributes}
+    if meta is not None:
+        resource["meta"] = meta
+    return resource
