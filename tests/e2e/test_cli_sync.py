@@ -98,10 +98,24 @@ flows:
     return cfg
 
 
-def sync(cfg: Path) -> dict:
-    env = {**os.environ, "CTP_CLIENT_SECRET": "e2e-secret", "KLAVIYO_API_KEY": "pk_e2e_key"}
+ENV = {**os.environ, "CTP_CLIENT_SECRET": "e2e-secret", "KLAVIYO_API_KEY": "pk_e2e_key"}
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CRMSYNC, *args],
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def sync(cfg: Path, *extra: str) -> dict:
+    env = ENV
     out = subprocess.run(
-        [*CRMSYNC, "sync", "customers", "-c", str(cfg), "--json"],
+        [*CRMSYNC, "sync", "customers", "-c", str(cfg), "--json", *extra],
         capture_output=True,
         text=True,
         env=env,
@@ -158,3 +172,45 @@ def test_sync_rerun_and_one_change(emulators: tuple[str, str], tmp_path: Path) -
     assert third["delivered"] == 1 and third["unchanged"] == 119 and third["target_writes"] == 1
     changed = [p for p in klaviyo_profiles(kl) if p["attributes"]["external_id"] == customer["id"]]
     assert changed[0]["attributes"]["first_name"] == "Changed"
+
+
+def test_ids_preview_status_and_errors(emulators: tuple[str, str], tmp_path: Path) -> None:
+    ct, kl = emulators
+    cfg = write_config(tmp_path, ct, kl)
+    tok = httpx.post(f"{ct}/oauth/token", data={"grant_type": "client_credentials"}, auth=("a", "b")).json()
+    h = {"Authorization": f"Bearer {tok['access_token']}"}
+    ids = [
+        c["id"]
+        for c in httpx.get(f"{ct}/e2e/customers", params={"limit": 3, "sort": "id asc"}, headers=h).json()[
+            "results"
+        ]
+    ]
+
+    partial = sync(cfg, "--ids", ",".join(ids[:2]))
+    assert partial["read"] == 2 and partial["delivered"] == 2
+    assert {p["attributes"]["external_id"] for p in klaviyo_profiles(kl)} == set(ids[:2])
+
+    preview = cli("mapping", "preview", ids[0], "-c", str(cfg), "--json")
+    assert preview.returncode == 0, preview.stderr
+    data = json.loads(preview.stdout)
+    assert data["payload"]["external_id"] == ids[0] and data["changes"] == []
+    assert "firstName" in data["source_fields"] or any("firstName" in k for k in data["source_fields"])
+
+    never = json.loads(cli("mapping", "preview", ids[2], "-c", str(cfg), "--json").stdout)
+    assert never["last_delivered"] is None and {c["kind"] for c in never["changes"]} == {"added"}
+
+    status = cli("status", "-c", str(cfg), "--json")
+    assert status.returncode == 0 and "shop-to-klaviyo" in status.stdout
+
+    missing = cli(
+        "sync", "customers", "-c", str(cfg), env={k: v for k, v in ENV.items() if k != "KLAVIYO_API_KEY"}
+    )
+    assert missing.returncode == 2
+    assert "connections.marketing.api_key" in missing.stderr and "KLAVIYO_API_KEY" in missing.stderr
+
+    check = cli("mapping", "check")
+    assert check.returncode == 0 and "commercetools" in check.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nversion: 1\nsource: {system: a, entity: b}\n", encoding="utf-8")
+    broken = cli("mapping", "check", str(bad))
+    assert broken.returncode == 2 and "target" in broken.stderr

@@ -208,6 +208,11 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
             f"compared {recon.read:,} customers: {recon.unchanged:,} unchanged, {recon.delivered} written "
             f"({recon.target_writes} write request(s))"
         )
+        if recon.delivered:
+            console.print(
+                "  [dim]written: changes that produce no Message (e.g. setLocale) — in production the "
+                "Subscription's ResourceUpdated change notifications reach the ingress for those[/]"
+            )
 
         # 4. verification --------------------------------------------------------------------
         matched, mismatched = _verify(ct, kl, flow.projector)

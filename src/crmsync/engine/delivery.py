@@ -113,14 +113,20 @@ async def deliver_records(
     use_bulk = caps.bulk_upsert and (
         force_bulk if force_bulk is not None else len(pending) >= flow.bulk_threshold
     )
+    completed_at: dict[str, datetime] = {}
     if use_bulk:
         stats.bulk_jobs += -(-len(pending) // max(1, caps.max_bulk_records or len(pending)))
         results = await flow.target.bulk_upsert([p.projection for p in pending], progress)
     elif caps.upsert:
-        results = await _upsert_each(flow, pending, progress)
+        results = await _upsert_each(flow, pending, progress, completed_at)
     else:
         raise CrmsyncError(f"target {flow.target.name} can neither upsert nor bulk upsert {flow.kind}")
 
+    fatal = next(
+        (r.error for r in results if r.error is not None and r.error.recovery is Recovery.FATAL), None
+    )
+    if fatal is not None:
+        raise fatal  # e.g. the target refused the credentials: no record can get through, stop the run
     by_key = {r.record_key: r for r in results}
     writes: list[DeliveredWrite] = []
     target_links: list[tuple[str, str]] = []
@@ -151,7 +157,8 @@ async def deliver_records(
             elif res.created is False:
                 stats.updated += 1
             if origin_times and key in origin_times:
-                stats.latencies_ms.append((now - origin_times[key]).total_seconds() * 1000.0)
+                finished = completed_at.get(key, now)
+                stats.latencies_ms.append((finished - origin_times[key]).total_seconds() * 1000.0)
             continue
         error = res.error or CrmsyncError("delivery failed without a reason", record_key=key)
         error.record_key = error.record_key or key
@@ -169,7 +176,10 @@ async def deliver_records(
 
 
 async def _upsert_each(
-    flow: Flow, pending: list[_Pending], progress: ProgressCallback | None
+    flow: Flow,
+    pending: list[_Pending],
+    progress: ProgressCallback | None,
+    completed_at: dict[str, datetime],
 ) -> list[DeliveryResult]:
     limit = asyncio.Semaphore(_MAX_IN_FLIGHT)
     done = 0
@@ -182,6 +192,7 @@ async def _upsert_each(
                 res = await flow.target.upsert(p.projection)
             except CrmsyncError as exc:
                 res = DeliveryResult(record_key=p.record.id, ok=False, error=exc)
+        completed_at[p.record.id] = datetime.now(UTC)
         done += 1
         if progress is not None:
             await _call(progress, done, total)

@@ -169,3 +169,28 @@ async def test_fields_removed_at_the_source_are_cleared_at_the_target(store: Sta
     src.put(customer("c1", version=2))
     await sync_all(flow, resume=False)
     assert sorted(tgt.last["c1"].clear) == ["properties.tier", "title"]
+
+
+async def test_fatal_target_error_stops_the_run(store: StateStore) -> None:
+    from crmsync.errors import CredentialsError
+
+    src, tgt = FakeSource(), FakeTarget()
+    src.put(customer("c1"))
+    flow = make_flow(store, src, tgt)
+
+    async def refuse(item):  # type: ignore[no-untyped-def]
+        from crmsync.ports import DeliveryResult
+
+        return DeliveryResult(
+            item.record_key, ok=False, error=CredentialsError("Klaviyo refused the API key")
+        )
+
+    tgt.upsert = refuse  # type: ignore[method-assign]
+    with pytest.raises(CredentialsError, match="refused the API key"):
+        await sync_all(flow)
+    assert (
+        store.get_delivered(
+            flow.target_key, list(store.resolve_many("customer", "commercetools", "id", ["c1"]).values())
+        )
+        == {}
+    )
