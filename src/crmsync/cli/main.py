@@ -339,6 +339,11 @@ def emulate_commercetools(
     subscription_url: Annotated[
         str | None, typer.Option(help="deliver messages as Pub/Sub push envelopes to this URL")
     ] = None,
+    subscription_format: Annotated[str, typer.Option(help="Platform | CloudEvents")] = "Platform",
+    duplicate_rate: Annotated[float, typer.Option(help="share of deliveries sent twice (0..1)")] = 0.0,
+    reorder_rate: Annotated[
+        float, typer.Option(help="share of deliveries delayed out of order (0..1)")
+    ] = 0.0,
     seed_customers: Annotated[int, typer.Option(help="seed this many generated customers")] = 0,
 ) -> None:
     """The commercetools emulator (any client id/secret accepted)."""
@@ -346,7 +351,13 @@ def emulate_commercetools(
     from crmsync.emulators.commercetools.seed import generate_customer_drafts
 
     async def go() -> None:
-        emu = CommercetoolsEmulator(project_key, subscription_url=subscription_url)
+        emu = CommercetoolsEmulator(
+            project_key,
+            subscription_url=subscription_url,
+            subscription_format=subscription_format,
+            duplicate_rate=duplicate_rate,
+            reorder_rate=reorder_rate,
+        )
         for draft in generate_customer_drafts(seed_customers):
             emu.create_customer(draft)
         url = await emu.start(port)
