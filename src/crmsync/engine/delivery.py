@@ -170,8 +170,8 @@ async def deliver_records(
             stats.add_failure(Failure(key, error.message, error.recovery.value, field_name))
     if writes:
         store.save_delivered(flow.target_key, writes)
-    for internal_id, target_id in target_links:
-        store.link(internal_id, flow.kind, flow.target.system, "id", target_id)
+    if target_links:
+        store.link_many(flow.kind, flow.target.system, "id", dict(target_links))
     return outcome
 
 

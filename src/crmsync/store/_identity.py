@@ -115,6 +115,47 @@ class IdentityMixin(StoreBase):
             )
             return self._lookup(conn, kind, system, id_kind, [value])[value]
 
+    def link_many(self, kind: str, system: str, id_kind: str, pairs: dict[str, str]) -> dict[str, str]:
+        """``link`` for many records in one transaction: ``pairs`` maps internal id -> value.
+
+        Returns value -> the record it is linked to (a value already linked to another record keeps
+        that link, as with ``link``). Every record must exist and be of ``kind``.
+        """
+        if not pairs:
+            return {}
+        ids = list(pairs)
+        with self._write("link_many") as conn:
+            kinds = {
+                row[0]: row[1]
+                for row in self._select_in(conn, [records.c.id, records.c.kind], sa.true(), records.c.id, ids)
+            }
+            missing = [i for i in ids if i not in kinds]
+            if missing:
+                raise UnknownRecordError(f"no record {missing[0]}", operation="link_many", entity=kind)
+            wrong = [i for i in ids if kinds[i] != kind]
+            if wrong:
+                raise StoreIntegrityError(
+                    f"record {wrong[0]} is a {kinds[wrong[0]]!r}, cannot link it as a {kind!r}",
+                    operation="link_many",
+                    entity=kind,
+                )
+            now = utcnow()
+            rows = [
+                {
+                    "kind": kind,
+                    "system": system,
+                    "id_kind": id_kind,
+                    "value": value,
+                    "internal_id": iid,
+                    "created_at": now,
+                }
+                for iid, value in pairs.items()
+            ]
+            self._insert_many(
+                conn, identity_links, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=_LINK_KEY)
+            )
+            return self._lookup(conn, kind, system, id_kind, list(dict.fromkeys(pairs.values())))
+
     def links(self, internal_id: str) -> list[Link]:
         """Every external id of a record, oldest first."""
         c = identity_links.c

@@ -94,6 +94,24 @@ def test_link_refuses_unknown_records_and_kind_mismatch(store: StateStore) -> No
     assert store.resolve("customer", "klaviyo", "profile_id", "P2") is None
 
 
+def test_link_many_is_link_in_bulk(store: StateStore) -> None:
+    ids = store.ensure_records(*CT, [f"c-{i}" for i in range(3000)])
+    pairs = {ids[f"c-{i}"]: f"P{i}" for i in range(3000)}
+    owners = store.link_many("customer", "klaviyo", "id", pairs)
+    assert owners == {f"P{i}": ids[f"c-{i}"] for i in range(3000)}
+    assert store.link_many("customer", "klaviyo", "id", pairs) == owners  # idempotent
+    # a value already linked elsewhere stays there; the owner is reported
+    assert store.link_many("customer", "klaviyo", "id", {ids["c-1"]: "P0"}) == {"P0": ids["c-0"]}
+    assert store.resolve("customer", "klaviyo", "id", "P2999") == ids["c-2999"]
+    with pytest.raises(UnknownRecordError):
+        store.link_many("customer", "klaviyo", "id", {"f" * 32: "PX"})
+    order = store.ensure_records("order", "commercetools", "id", ["o-1"])["o-1"]
+    with pytest.raises(StoreIntegrityError):
+        store.link_many("customer", "klaviyo", "id", {order: "PY", ids["c-5"]: "PZ"})
+    assert store.resolve("customer", "klaviyo", "id", "PZ") is None  # nothing from a refused call
+    assert store.link_many("customer", "klaviyo", "id", {}) == {}
+
+
 def test_forget_deletes_record_links_and_delivered(store: StateStore) -> None:
     from crmsync.store import DeliveredWrite
 

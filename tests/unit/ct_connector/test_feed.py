@@ -117,6 +117,21 @@ async def test_overlapping_polls_deduplicate_and_catch_late_messages() -> None:
     assert cursor2 == cursor
 
 
+async def test_a_pinned_since_is_a_floor_for_the_overlap_window() -> None:
+    """Messages older than a pinned start (a full read covered them) are never replayed."""
+    api = FakeMessagesApi()
+    api.add("before", ts(-2))  # created before the full read started
+    events, cursor = await feed(api).poll(["customer"], {"since": ts(0)})
+    assert events == [] and cursor["not_before"] == ts(0)
+    events, cursor = await feed(api).poll(["customer"], cursor)
+    assert events == []
+    assert api.calls[-1]["where"] == [f'resource(typeId in ("customer")) and createdAt >= "{ts(0)}"']
+    api.add("after", ts(8))
+    events, cursor = await feed(api).poll(["customer"], cursor)
+    assert [e.event_id for e in events] == ["after"]
+    assert "not_before" not in cursor  # the window (8 - 5 s) no longer reaches the floor
+
+
 async def test_paging_through_one_crowded_timestamp_returns_each_message_once() -> None:
     api = FakeMessagesApi()
     for i in range(4):

@@ -60,6 +60,9 @@ class FeedCursor:
     last_created_at: datetime
     recent_ids: list[str]
     window_start: datetime
+    # A pinned start (``{"since": ...}``, e.g. the start of a full read): the overlap window never
+    # reaches before it — what was created earlier was covered by that read.
+    not_before: datetime | None = None
 
     @classmethod
     def load(cls, cursor: Mapping[str, Any] | None, *, now: datetime, overlap: timedelta) -> FeedCursor:
@@ -68,12 +71,15 @@ class FeedCursor:
             return cls(last_created_at=now, recent_ids=[], window_start=now - overlap)
         if "last_created_at" not in cursor and "since" in cursor:
             since = _parse_cursor_time(cursor["since"], "since")
-            return cls(last_created_at=since, recent_ids=[], window_start=since)
+            return cls(last_created_at=since, recent_ids=[], window_start=since, not_before=since)
         last = _parse_cursor_time(cursor.get("last_created_at"), "last_created_at")
         recent = cursor.get("recent_ids", [])
         if not isinstance(recent, list) or not all(isinstance(i, str) for i in recent):
             raise ConfigError("change-feed cursor field 'recent_ids' must be a list of strings")
-        return cls(last_created_at=last, recent_ids=recent, window_start=last - overlap)
+        floor = cursor.get("not_before")
+        not_before = _parse_cursor_time(floor, "not_before") if floor is not None else None
+        start = last - overlap if not_before is None else max(last - overlap, not_before)
+        return cls(last_created_at=last, recent_ids=recent, window_start=start, not_before=not_before)
 
 
 @dataclass
@@ -207,4 +213,10 @@ class MessageFeed:
         recent = sorted(
             (s for s in seen if s.created_at >= floor), key=lambda s: (s.created_at, s.message_id)
         )[-RECENT_IDS_LIMIT:]
-        return {"last_created_at": format_timestamp(last), "recent_ids": [s.message_id for s in recent]}
+        cursor: dict[str, Any] = {
+            "last_created_at": format_timestamp(last),
+            "recent_ids": [s.message_id for s in recent],
+        }
+        if state.not_before is not None and state.not_before > floor:
+            cursor["not_before"] = format_timestamp(state.not_before)  # still inside the overlap
+        return cursor

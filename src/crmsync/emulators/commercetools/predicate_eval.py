@@ -285,6 +285,30 @@ class CompiledQuery:
     conjuncts: list[Node]
     context: _Context
 
+    def exact_keys(self, field: str) -> set[str] | None:
+        """The only values ``field`` can have in a match (``field in (...)`` / ``field = "x"``
+        among the AND-ed conjuncts), or ``None`` when no conjunct pins it."""
+        result: set[str] | None = None
+        for node in self.conjuncts:
+            stack = [node]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, And):
+                    stack.extend(item.items)
+                    continue
+                keys: set[str] | None = None
+                if isinstance(item, InList) and item.field == field and not item.negated:
+                    values = [v for lit in item.values for v in self.context.resolve(lit)]
+                    if all(isinstance(v, str) for v in values):
+                        keys = {str(v) for v in values}
+                elif isinstance(item, Compare) and item.field == field and item.op == "=":
+                    value = self.context.resolve_one(item.value)
+                    if isinstance(value, str):
+                        keys = {value}
+                if keys is not None:
+                    result = keys if result is None else result & keys
+        return result
+
     def bounds(self, field: str) -> Bounds | None:
         """The key range on ``field`` every match lies in, or ``None`` when nothing narrows it.
 

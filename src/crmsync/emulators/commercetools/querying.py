@@ -152,6 +152,16 @@ class OrderedIndex:
                 return
             position += 1
 
+    def lookup(self, keys: set[str]) -> list[tuple[str, Any]]:
+        """The entries under exactly these keys, in key order (O(k log n), not a scan)."""
+        found: list[tuple[str, Any]] = []
+        for key in sorted(keys):
+            position = bisect.bisect_left(self.keys, key)
+            while position < len(self.keys) and self.keys[position] == key:
+                found.append((key, self.items[position]))
+                position += 1
+        return found
+
     def scan(self, bounds: Bounds | None, descending: bool) -> Iterator[tuple[str, Any]]:
         start, stop = 0, len(self.keys)
         if bounds is not None:
@@ -230,8 +240,12 @@ def execute(collection: Collection, params: QueryParams, render: Callable[[Any],
     matcher = collection.matcher(compiled)
     needed = params.offset + params.limit
     index_field, descending = _choose_index(collection, params, compiled)
+    exact = _exact_lookup(collection, compiled)
     total: int | None
-    if index_field is not None:
+    if exact is not None:
+        selected = [item for _, item in exact if matcher is None or matcher(item)]
+        total = len(selected)
+    elif index_field is not None:
         bounds = compiled.bounds(index_field) if compiled is not None else None
         primary_sorted = bool(params.sort) and params.sort[0].path == (index_field,)
         pairs = collection.indexes[index_field].scan(bounds, descending)
@@ -261,6 +275,17 @@ def exists(collection: Collection, params: QueryParams) -> bool:
     if matcher is None:
         return collection.count() > 0
     return any(matcher(item) for item in collection.all_items())
+
+
+def _exact_lookup(collection: Collection, compiled: CompiledQuery | None) -> list[tuple[str, Any]] | None:
+    """``id in ("a", "b")`` and the like: fetch those keys from the index instead of scanning."""
+    if compiled is None:
+        return None
+    for name, index in collection.indexes.items():
+        keys = compiled.exact_keys(name)
+        if keys is not None:
+            return index.lookup(keys)
+    return None
 
 
 def _choose_index(
