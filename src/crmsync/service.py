@@ -205,7 +205,7 @@ class Service:
                     "source": flow.source.name,
                     "target": flow.target.name,
                     "bulk": self.store.get_checkpoint(flow.checkpoint_name("bulk")),
-                    "feed": self.store.get_checkpoint(flow.feed_checkpoint),
+                    "feed": _summarize_cursor(self.store.get_checkpoint(flow.feed_checkpoint)),
                 }
             )
         return {
@@ -223,6 +223,13 @@ class Service:
             except Exception as exc:  # closing must not hide the real outcome
                 log.debug("closing %s failed: %s", conn.name, exc)
         self.store.close()
+
+
+def _summarize_cursor(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A feed cursor for humans: lists (e.g. thousands of recent message ids) become their length."""
+    if cursor is None:
+        return None
+    return {k: (f"{len(v)} entries" if isinstance(v, list) else v) for k, v in cursor.items()}
 
 
 __all__ = ["BulkProgress", "Preview", "RequestStats", "Service", "entity_kind"]

@@ -13,10 +13,12 @@ import logging
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
 from crmsync import __version__
+from crmsync.api.metrics import ServiceCollector
 from crmsync.errors import IngressError
 from crmsync.service import Service
 
@@ -45,6 +47,14 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    registry = CollectorRegistry()
+    registry.register(ServiceCollector(service))
+
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(admin)])
+    async def metrics() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/status", tags=["ops"], dependencies=[Depends(admin)])
     async def status() -> dict[str, Any]:

@@ -29,6 +29,15 @@ MAX_ATTEMPTS = 10
 LAG_ATTEMPTS = 3
 
 
+def _order(row: InboxRow) -> int | None:
+    """The resource version an event left the resource at — the one order that messages (their
+    ``resourceVersion``) and change notifications (their ``version``) share. ``sequenceNumber``
+    counts messages only, and updates without a message (e.g. a locale change) move the version
+    but not the sequence, so the two must never be compared."""
+    version = row.payload.get("resource_version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else row.sequence
+
+
 def _lags(plan: _Plan, record: SourceRecord) -> bool:
     return plan.min_version is not None and record.version is not None and record.version < plan.min_version
 
@@ -99,20 +108,20 @@ async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
     plans: dict[str, _Plan] = {}
     for rid, items in by_resource.items():
         pos = positions.get(rid)
-        fresh = [r for r in items if r.sequence is None or pos is None or r.sequence > pos]
+        fresh = [r for r in items if _order(r) is None or pos is None or (_order(r) or 0) > pos]
         stale_ids.extend(r.id for r in items if r not in fresh)
         if not fresh:
             continue
-        fresh.sort(key=lambda r: (r.sequence is None, r.sequence or 0, r.id))
+        fresh.sort(key=lambda r: (_order(r) is None, _order(r) or 0, r.id))
         newest = fresh[-1]
-        versions = [v for v in (r.payload.get("resource_version") for r in fresh) if isinstance(v, int)]
+        versions = [v for v in (_order(r) for r in fresh) if v is not None]
         embedded = newest.payload.get("record")
         plans[rid] = _Plan(
             rows=fresh,
             deleted=any(bool(r.payload.get("deleted")) for r in fresh),
             record=embedded if isinstance(embedded, dict) else None,
             min_version=max(versions) if versions else None,
-            top_sequence=max((r.sequence for r in fresh if r.sequence is not None), default=None),
+            top_sequence=max(versions) if versions else None,
             received_at=min(r.received_at for r in fresh),
         )
     if stale_ids:
@@ -177,9 +186,16 @@ async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
         advance: dict[str, int] = {}
         for rid in outcome.delivered + outcome.unchanged + outcome.stale:
             done_rows.extend(r.id for r in plans[rid].rows)
+            # The delivered state covers every event up to its own version. An event that claimed a
+            # version the source never reached (accepted after LAG_ATTEMPTS) must not push the
+            # position past the real one, or genuine later events would look stale.
+            current = records[rid].version
             top = plans[rid].top_sequence
-            if top is not None:
-                advance[rid] = top
+            candidates = [
+                v for v in (current, None if _lags(plans[rid], records[rid]) else top) if v is not None
+            ]
+            if candidates:
+                advance[rid] = max(candidates)
         store.advance_positions(flow.source_key, flow.kind, advance)
         store.inbox_mark(done_rows, "done")
         settled += len(done_rows)

@@ -194,3 +194,40 @@ async def test_fatal_target_error_stops_the_run(store: StateStore) -> None:
         )
         == {}
     )
+
+
+async def test_messages_and_change_notifications_are_ordered_by_resource_version(store: StateStore) -> None:
+    """sequenceNumber counts messages only; the version is the order both kinds of event share."""
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(customer("c1", first="A", version=12))
+    change = event("c1", 12, event_type="ResourceUpdated", event_id="c1:12")  # change notification, v12
+    src.feed = [change]
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.profiles["c1"]["first_name"] == "A"
+    # the next update: its message has sequenceNumber 11 (< 12) but resourceVersion 13 — not stale
+    src.put(customer("c1", first="B", version=13))
+    msg = event("c1", 11, event_id="m-11")
+    msg.resource_version = 13
+    src.feed.append(msg)
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.profiles["c1"]["first_name"] == "B"
+
+
+async def test_an_event_claiming_an_unreached_version_cannot_poison_ordering(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    src.put(customer("c1", first="A", version=3))
+    src.feed = [event("c1", 99, event_type="ResourceUpdated", event_id="bogus")]
+    await poll_once(flow)
+    for _ in range(3):  # waits LAG_ATTEMPTS rounds for the source to reach v99, then takes v3
+        await process_inbox(flow)
+    assert tgt.profiles["c1"]["first_name"] == "A"
+    assert store.get_positions(flow.source_key, "customer", ["c1"]) == {"c1": 3}
+    src.put(customer("c1", first="B", version=4))
+    src.feed.append(event("c1", 4))
+    await poll_once(flow)
+    await process_inbox(flow)
+    assert tgt.profiles["c1"]["first_name"] == "B"
