@@ -127,6 +127,22 @@ def sync(cfg: Path, *extra: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def seed_004_address(c: dict) -> dict | None:
+    """defaultBillingAddressId, else the first billingAddressIds, else the first address."""
+    addresses = c.get("addresses") or []
+    by_id = {a.get("id"): a for a in addresses}
+    for wanted in (c.get("defaultBillingAddressId"), *(c.get("billingAddressIds") or [])[:1]):
+        if wanted in by_id:
+            return by_id[wanted]
+    return addresses[0] if addresses else None
+
+
+def all_customers(ct: str) -> list[dict]:
+    tok = httpx.post(f"{ct}/oauth/token", data={"grant_type": "client_credentials"}, auth=("a", "b")).json()
+    h = {"Authorization": f"Bearer {tok['access_token']}"}
+    return httpx.get(f"{ct}/e2e/customers", params={"limit": 500}, headers=h).json()["results"]
+
+
 def klaviyo_profiles(kl: str) -> list[dict]:
     headers = {"Authorization": "Klaviyo-API-Key pk_e2e_key", "revision": "2026-07-15"}
     profiles, url = [], f"{kl}/api/profiles?page[size]=100"
@@ -146,6 +162,22 @@ def test_sync_rerun_and_one_change(emulators: tuple[str, str], tmp_path: Path) -
     profiles = klaviyo_profiles(kl)
     assert len(profiles) == 120
     assert all(p["attributes"]["external_id"] for p in profiles)
+
+    # mapped as seed 004 says (checked independently of the mapping code)
+    customers = all_customers(ct)
+    by_external = {p["attributes"]["external_id"]: p["attributes"] for p in profiles}
+    for c in customers:
+        attrs = by_external[c["id"]]
+        assert attrs["email"] == c["email"].lower()
+        assert attrs.get("first_name") == c.get("firstName") and attrs.get("last_name") == c.get("lastName")
+        assert attrs.get("organization") == c.get("companyName")
+        address = seed_004_address(c)
+        location = attrs.get("location") or {}
+        if address is not None:
+            assert location.get("city") == address.get("city")
+            assert location.get("zip") == address.get("postalCode")
+            assert location.get("country") == address.get("country")
+        assert attrs.get("properties", {}) == (c.get("custom") or {}).get("fields", {})
 
     again = sync(cfg)
     assert again["read"] == 120 and again["unchanged"] == 120 and again["target_writes"] == 0
