@@ -56,6 +56,9 @@ def _run(coro: Any) -> Any:
         return asyncio.run(coro)
     except CrmsyncError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: progress up to the last checkpoint is kept; run again to resume")
+        raise typer.Exit(130) from None
 
 
 def _service(config: Path) -> Any:
