@@ -17,17 +17,24 @@ from crmsync.store.errors import (
 )
 from crmsync.store.store import StateStore
 from crmsync.store.types import (
+    DEAD_LETTER_STATUSES,
     INBOX_STATUSES,
+    DeadLetter,
+    DeadLetterIn,
     Delivered,
     DeliveredWrite,
     InboxEventIn,
     InboxRow,
     InboxStatus,
     Link,
+    LogEntry,
 )
 
 __all__ = [
+    "DEAD_LETTER_STATUSES",
     "INBOX_STATUSES",
+    "DeadLetter",
+    "DeadLetterIn",
     "Delivered",
     "DeliveredWrite",
     "InboxEventIn",
@@ -35,6 +42,7 @@ __all__ = [
     "InboxStatus",
     "InvalidValueError",
     "Link",
+    "LogEntry",
     "MigrationError",
     "StateStore",
     "StoreConfigError",

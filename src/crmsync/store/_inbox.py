@@ -82,8 +82,20 @@ class InboxMixin(StoreBase):
         return len(added)
 
     def inbox_pending(self, source: str, limit: int = 500) -> list[InboxRow]:
-        """Pending events of a source, oldest (first received) first."""
-        return self.inbox_rows(source, "pending", limit=limit)
+        """Pending events of a source that are due (no retry backoff in force), oldest first."""
+        now = utcnow()
+        query = (
+            sa.select(*_ROW_COLUMNS)
+            .where(
+                inbox.c.source == source,
+                inbox.c.status == "pending",
+                sa.or_(inbox.c.not_before.is_(None), inbox.c.not_before <= now),
+            )
+            .order_by(inbox.c.id)
+            .limit(limit)
+        )
+        with self._read("inbox_pending") as conn:
+            return [InboxRow(*row) for row in conn.execute(query)]
 
     def inbox_rows(
         self, source: str, status: str = "pending", *, limit: int = 500, after_id: int | None = None
@@ -98,7 +110,13 @@ class InboxMixin(StoreBase):
             return [InboxRow(*row) for row in conn.execute(query)]
 
     def inbox_mark(
-        self, ids: list[int], status: str, error: str | None = None, *, count_attempt: bool = True
+        self,
+        ids: list[int],
+        status: str,
+        error: str | None = None,
+        *,
+        count_attempt: bool = True,
+        not_before: datetime | None = None,
     ) -> None:
         """Record the outcome of processing events: ``done``, ``stale``, ``failed`` or back to ``pending``.
 
@@ -109,7 +127,11 @@ class InboxMixin(StoreBase):
         status = _check_status(status)
         if not ids:
             return
-        values: dict[str, Any] = {"status": status, "error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "not_before": require_aware(not_before, "not_before") if not_before is not None else None,
+        }
         if count_attempt:
             values["attempts"] = inbox.c.attempts + 1
         with self._write("inbox_mark") as conn:

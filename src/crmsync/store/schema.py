@@ -149,6 +149,7 @@ inbox = sa.Table(
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("not_before", UTCDateTime, nullable=True),  # retry backoff: not processed before this
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint(INBOX_STATUS_CHECK, name="status"),
     sa.Index(None, "source", "status", "id"),
@@ -173,4 +174,55 @@ checkpoints = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("value", JSONType, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+DEAD_LETTER_STATUS_CHECK = "status IN ('open', 'replayed', 'discarded')"
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("record_key", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recovery", sa.Text, nullable=False),
+    sa.Column("error_type", sa.Text, nullable=False),
+    sa.Column("field", sa.Text, nullable=True),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("payload", JSONType, nullable=True),
+    sa.Column("detail", JSONType, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("correlation_id", sa.Text, nullable=True),
+    sa.Column("first_failed_at", UTCDateTime, nullable=False),
+    sa.Column("last_failed_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(DEAD_LETTER_STATUS_CHECK, name="status"),
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "kind", "record_key"),
+    sqlite_autoincrement=True,
+)
+
+sync_log = sa.Table(
+    "sync_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("connection", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=True),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("correlation_id", sa.Text, nullable=True),
+    sa.Column("kind", sa.Text, nullable=True),
+    sa.Column("record_key", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "correlation_id"),
+    sa.Index(None, "kind", "record_key"),
+    sa.Index(None, "at"),
+    sqlite_autoincrement=True,
 )

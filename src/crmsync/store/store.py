@@ -12,6 +12,7 @@ from crmsync.store import migrate as migrations
 from crmsync.store._delivered import DeliveredMixin
 from crmsync.store._identity import IdentityMixin
 from crmsync.store._inbox import InboxMixin
+from crmsync.store._ops import OpsMixin
 from crmsync.store._state import StateMixin
 from crmsync.store.database import create_store_engine, display_url, normalize_url
 from crmsync.store.errors import translate_error
@@ -19,7 +20,7 @@ from crmsync.store.errors import translate_error
 log = logging.getLogger(__name__)
 
 
-class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin):
+class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin):
     """Identity links, delivered projections, the inbox, positions and checkpoints, in one database.
 
     Thread-safe on SQLite files and PostgreSQL (a connection pool; each call is its own

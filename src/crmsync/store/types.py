@@ -82,3 +82,67 @@ class InboxRow:
     status: InboxStatus
     attempts: int
     error: str | None
+
+
+DeadLetterStatus = Literal["open", "replayed", "discarded"]
+DEAD_LETTER_STATUSES: Final[tuple[DeadLetterStatus, ...]] = ("open", "replayed", "discarded")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterIn:
+    """A delivery that failed for good (or ran out of attempts), with everything needed to act on it."""
+
+    flow: str
+    target: str
+    kind: str
+    record_key: str
+    reason: str
+    recovery: str
+    error_type: str
+    attempts: int
+    field: str | None = None
+    status_code: int | None = None
+    payload: JSONDict | None = None
+    detail: JSONDict | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    flow: str
+    target: str
+    kind: str
+    record_key: str
+    reason: str
+    recovery: str
+    error_type: str
+    field: str | None
+    status_code: int | None
+    payload: JSONDict | None
+    detail: JSONDict | None
+    attempts: int
+    correlation_id: str | None
+    first_failed_at: datetime
+    last_failed_at: datetime
+    status: DeadLetterStatus
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One outbound request as the sync log keeps it (URLs already free of secrets and PII)."""
+
+    at: datetime
+    connection: str
+    method: str
+    url: str
+    status: int | None
+    latency_ms: float
+    attempt: int = 1
+    operation: str | None = None
+    correlation_id: str | None = None
+    kind: str | None = None
+    record_key: str | None = None
+    error: str | None = None
+    id: int | None = None

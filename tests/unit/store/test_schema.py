@@ -65,4 +65,6 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "inbox",
         "positions",
         "checkpoints",
+        "dead_letters",
+        "sync_log",
     }
