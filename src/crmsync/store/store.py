@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from types import TracebackType
 
 from sqlalchemy.engine import URL, Engine
@@ -15,9 +16,10 @@ from crmsync.store._inbox import InboxMixin
 from crmsync.store._ops import OpsMixin
 from crmsync.store._state import StateMixin
 from crmsync.store.database import create_store_engine, display_url, normalize_url
-from crmsync.store.errors import translate_error
+from crmsync.store.errors import StoreUnavailableError, translate_error
 
 log = logging.getLogger(__name__)
+_MIGRATE_ATTEMPTS = 6
 
 
 class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin):
@@ -69,8 +71,21 @@ class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin
         return f"StateStore({self.url_for_display!r})"
 
     def migrate(self) -> None:
-        """Apply pending migrations (none: returns after one read of the version table)."""
-        migrations.upgrade(self._engine, display=self.url_for_display)
+        """Apply pending migrations (none: returns after one read of the version table).
+
+        SQLite answers "database is locked" at once (without waiting out the busy timeout) when a
+        connection's read snapshot must be upgraded to a write while another opener is migrating;
+        the migration is idempotent, so a few short retries let the later opener find the schema
+        at head instead of failing.
+        """
+        for attempt in range(_MIGRATE_ATTEMPTS):
+            try:
+                migrations.upgrade(self._engine, display=self.url_for_display)
+                return
+            except StoreUnavailableError:
+                if self.backend != "sqlite" or attempt == _MIGRATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (2**attempt))
 
     def current_revision(self) -> str | None:
         """The schema revision of the database; ``None`` before the first migration."""
