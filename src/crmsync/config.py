@@ -48,6 +48,23 @@ class HttpSettings(BaseModel):
         return int(self.listen.rpartition(":")[2])
 
 
+class LogSettings(BaseModel):
+    """The sync log: every outbound request with its correlation id."""
+
+    model_config = ConfigDict(extra="forbid")
+    retention_days: float = Field(default=30, gt=0)
+    redact_pii: bool = Field(default=True, description="mask e-mail addresses and phone numbers in URLs")
+
+
+class RetrySettings(BaseModel):
+    """The retry policy (see crmsync/engine/policy.py); defaults follow seed 003's schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(default=6, ge=1)
+    schedule_seconds: list[float] = Field(default_factory=lambda: [0.0, 1.0, 2.0, 5.0, 10.0], min_length=1)
+    max_age_hours: float = Field(default=24, gt=0)
+
+
 class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -67,6 +84,8 @@ class Config(BaseModel):
     store: str = "sqlite:///crmsync.db"
     connections: dict[str, dict[str, Any]]
     http: HttpSettings = Field(default_factory=HttpSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
     flows: list[FlowSettings] = Field(min_length=1)
 
     def flow(self, name: str | None = None) -> FlowSettings:

@@ -166,6 +166,8 @@ class RequestRecord:
     correlation_id: str | None = None
     operation: str | None = None
     error: str | None = None
+    kind: str | None = None  # the entity kind and source record key, when one record caused it
+    record_key: str | None = None
 
 
 RequestObserver = Callable[[RequestRecord], None]

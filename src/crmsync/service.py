@@ -6,21 +6,26 @@ The CLI, the HTTP API and the Python API are thin layers over :class:`Service`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from crmsync.config import Config, FlowSettings
 from crmsync.connectors import create_connector
 from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process_inbox, run_live, sync_all
 from crmsync.engine.bulk import ProgressFn
+from crmsync.engine.delivery import dead_letter, deliver_records
+from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
-from crmsync.store import StateStore
+from crmsync.store import DeadLetter, LogEntry, StateStore
+from crmsync.synclog import SyncLogWriter
 
 log = logging.getLogger("crmsync.service")
 
@@ -80,15 +85,29 @@ class Service:
         self.config = config
         self.store = store or StateStore.open(config.store)
         self.requests = RequestStats()
+        self.synclog = SyncLogWriter(
+            self.store,
+            redact_pii=config.log.redact_pii,
+            retention=timedelta(days=config.log.retention_days),
+        )
+        self.policy = RetryPolicy(
+            schedule=tuple(config.retry.schedule_seconds),
+            max_attempts=config.retry.max_attempts,
+            max_age=timedelta(hours=config.retry.max_age_hours),
+        )
         self.connections: dict[str, Connector] = {}
         for name, settings in config.connections.items():
-            self.connections[name] = create_connector(name, settings, self.requests)
+            self.connections[name] = create_connector(name, settings, self._observe)
         self.flows: dict[tuple[str, str], Flow] = {}
         self.unsupported: list[str] = []
         for fs in config.flows:
             self._build_flows(fs)
         if not self.flows:
             raise ConfigError("no flow has an entity that both its source and target support")
+
+    def _observe(self, rec: RequestRecord) -> None:
+        self.requests(rec)
+        self.synclog(rec)
 
     def _build_flows(self, fs: FlowSettings) -> None:
         source = self.connections[fs.source]
@@ -114,6 +133,7 @@ class Service:
                 store=self.store,
                 bulk_threshold=fs.bulk_threshold,
                 batch_size=fs.batch_size,
+                policy=self.policy,
             )
 
     # -- lookup -----------------------------------------------------------------------------
@@ -144,16 +164,101 @@ class Service:
         flow = self.flow(entity_kind(entity), flow_name)
         flow.stats = SyncStats()
         before = self.requests.writes[flow.target.name]
-        complete = await sync_all(flow, ids=ids, progress=progress, stop=stop, resume=resume)
+        try:
+            complete = await sync_all(flow, ids=ids, progress=progress, stop=stop, resume=resume)
+        finally:
+            self.synclog.flush()
         flow.stats.target_writes = self.requests.writes[flow.target.name] - before
         return complete, flow.stats
 
     async def run_live(self, stop: asyncio.Event, *, on_cycle: Any = None) -> None:
-        tasks = []
+        async def cycle(busy: bool) -> None:
+            self.synclog.flush()
+            if on_cycle is not None:
+                res = on_cycle(busy)
+                if asyncio.iscoroutine(res):
+                    await res
+
+        tasks = [asyncio.create_task(self._housekeeping(stop))]
         for flow in self.flows.values():
             poll = self.flow_settings(flow.name).poll_interval_seconds
-            tasks.append(asyncio.create_task(run_live(flow, stop, poll_interval=poll, on_cycle=on_cycle)))
-        await asyncio.gather(*tasks)
+            tasks.append(asyncio.create_task(run_live(flow, stop, poll_interval=poll, on_cycle=cycle)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self.synclog.flush()
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        """Flush the sync log every second; apply its retention every hour."""
+        last_purge = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self.synclog.flush()
+            if loop.time() - last_purge > 3600:
+                purged = self.synclog.purge()
+                if purged:
+                    log.info("sync log retention: %d old entries deleted", purged)
+                last_purge = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    # -- dead letters ---------------------------------------------------------------------------
+    def dlq_list(self, status: str | None = "open", limit: int = 100) -> list[DeadLetter]:
+        return self.store.dlq_list(status, limit=limit)
+
+    def dlq_get(self, letter_id: int) -> DeadLetter:
+        letter = self.store.dlq_get(letter_id)
+        if letter is None:
+            raise CrmsyncError(f"no dead letter {letter_id}")
+        return letter
+
+    async def dlq_replay(self, ids: list[int]) -> dict[int, str]:
+        """Send each letter's record through the normal pipeline again (re-read from the source).
+
+        Idempotent: a record delivered meanwhile is "unchanged" and the letter resolves; a record that
+        fails again keeps its (updated) open letter.
+        """
+        results: dict[int, str] = {}
+        for letter_id in ids:
+            letter = self.dlq_get(letter_id)
+            if letter.status != "open":
+                results[letter_id] = f"already {letter.status}"
+                continue
+            flow = self.flows.get((letter.flow, letter.kind))
+            if flow is None:
+                results[letter_id] = f"flow {letter.flow}/{letter.kind} is not configured"
+                continue
+            records = await flow.source.read_by_ids(letter.kind, [letter.record_key])
+            if not records:
+                self.store.dlq_resolve([letter_id], "discarded")
+                results[letter_id] = "discarded: the record no longer exists at the source"
+                continue
+            outcome = await deliver_records(flow, records)  # one more attempt, added to the letter
+            self.synclog.flush()
+            if letter.record_key in outcome.delivered or letter.record_key in outcome.unchanged:
+                self.store.dlq_resolve([letter_id], "replayed")
+                results[letter_id] = "replayed: delivered"
+            else:
+                err = outcome.failed.get(letter.record_key) or outcome.retry.get(letter.record_key)
+                if letter.record_key in outcome.retry and err is not None:
+                    self.store.dlq_add([dead_letter(flow, letter.record_key, err, None, None, 1)])
+                results[letter_id] = f"failed again: {err.message if err else 'unknown'}"
+        return results
+
+    def dlq_discard(self, ids: list[int]) -> int:
+        return self.store.dlq_resolve(ids, "discarded")
+
+    def log_entries(
+        self, *, correlation_id: str | None = None, record: str | None = None, limit: int = 200
+    ) -> list[LogEntry]:
+        kind = key = None
+        if record is not None:
+            kind, sep, key = record.partition(":")
+            if not sep or not kind or not key:
+                raise ConfigError(f"--record takes KIND:ID (e.g. customer:3cd...), not {record!r}")
+            kind = entity_kind(kind)
+        self.synclog.flush()
+        return self.store.log_query(correlation_id=correlation_id, kind=kind, record_key=key, limit=limit)
 
     async def ingest(self, connection: str, body: bytes, headers: Mapping[str, str]) -> int:
         """Store one pushed delivery durably; raise IngressError for malformed input."""
@@ -213,10 +318,13 @@ class Service:
             "flows": flows,
             "unsupported": self.unsupported,
             "inbox": self.store.inbox_counts(),
+            "dead_letters": self.store.dlq_counts(),
             "counts": self.store.stats(),
         }
 
     async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            self.synclog.flush()
         for conn in self.connections.values():
             try:
                 await conn.aclose()

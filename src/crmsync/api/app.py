@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -19,7 +20,7 @@ from pydantic import SecretStr
 
 from crmsync import __version__
 from crmsync.api.metrics import ServiceCollector
-from crmsync.errors import IngressError
+from crmsync.errors import CrmsyncError, IngressError
 from crmsync.service import Service
 
 log = logging.getLogger("crmsync.api")
@@ -59,6 +60,51 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/status", tags=["ops"], dependencies=[Depends(admin)])
     async def status() -> dict[str, Any]:
         return service.status()
+
+    @app.get("/dlq", tags=["dead letters"], dependencies=[Depends(admin)])
+    async def dlq_list(status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+        """Dead letters (``status``: open, replayed, discarded or all)."""
+        try:
+            letters = service.dlq_list(None if status == "all" else status, limit=min(limit, 1000))
+        except CrmsyncError as exc:
+            raise HTTPException(status_code=400, detail=exc.message) from None
+        return [asdict(d) for d in letters]
+
+    @app.get("/dlq/{letter_id}", tags=["dead letters"], dependencies=[Depends(admin)])
+    async def dlq_show(letter_id: int) -> dict[str, Any]:
+        letter = service.store.dlq_get(letter_id)
+        if letter is None:
+            raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
+        return asdict(letter)
+
+    @app.post("/dlq/{letter_id}/replay", tags=["dead letters"], dependencies=[Depends(admin)])
+    async def dlq_replay(letter_id: int) -> dict[str, Any]:
+        """Send the record through the normal pipeline again (idempotent)."""
+        if service.store.dlq_get(letter_id) is None:
+            raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
+        result = await service.dlq_replay([letter_id])
+        return {"id": letter_id, "result": result[letter_id]}
+
+    @app.post("/dlq/{letter_id}/discard", tags=["dead letters"], dependencies=[Depends(admin)])
+    async def dlq_discard(letter_id: int) -> dict[str, Any]:
+        if service.store.dlq_get(letter_id) is None:
+            raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
+        return {"id": letter_id, "discarded": service.dlq_discard([letter_id]) == 1}
+
+    @app.get("/log", tags=["sync log"], dependencies=[Depends(admin)])
+    async def sync_log(
+        correlation_id: str | None = None, record: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Outbound requests for a correlation id or a record (``record=customer:ID``)."""
+        if not correlation_id and not record:
+            raise HTTPException(status_code=400, detail="give correlation_id or record")
+        try:
+            entries = service.log_entries(
+                correlation_id=correlation_id, record=record, limit=min(limit, 5000)
+            )
+        except CrmsyncError as exc:
+            raise HTTPException(status_code=400, detail=exc.message) from None
+        return [asdict(e) for e in entries]
 
     @app.post("/ingress/{connection}", tags=["ingress"])
     async def ingress(connection: str, request: Request) -> JSONResponse:

@@ -11,16 +11,19 @@ import json
 import logging
 import signal
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from crmsync import __version__
-from crmsync.errors import ConfigError, CrmsyncError, Recovery
+from crmsync.cli.common import ConfigOpt, console, err
+from crmsync.cli.common import fail as _fail
+from crmsync.cli.common import run as _run
+from crmsync.cli.common import service as _service
+from crmsync.cli.ops import dlq_app, log_command
+from crmsync.errors import CrmsyncError
 
 app = typer.Typer(
     name="crmsync",
@@ -37,35 +40,8 @@ emulate_app = typer.Typer(
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(emulate_app, name="emulate")
 
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="CRMSYNC_CONFIG", help="config file (YAML)", show_default=False),
-]
-
-
-def _fail(exc: CrmsyncError) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2 if isinstance(exc, ConfigError) or exc.recovery is Recovery.FATAL else 1)
-
-
-def _run(coro: Any) -> Any:
-    try:
-        return asyncio.run(coro)
-    except CrmsyncError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: progress up to the last checkpoint is kept; run again to resume")
-        raise typer.Exit(130) from None
-
-
-def _service(config: Path) -> Any:
-    from crmsync.config import load_config
-    from crmsync.service import Service
-
-    return Service(load_config(config))
+app.add_typer(dlq_app, name="dlq")
+app.command("log")(log_command)
 
 
 @app.callback()
@@ -348,6 +324,7 @@ def emulate_commercetools(
         float, typer.Option(help="share of deliveries delayed out of order (0..1)")
     ] = 0.0,
     seed_customers: Annotated[int, typer.Option(help="seed this many generated customers")] = 0,
+    faults: Annotated[str | None, typer.Option(help=FAULTS_HELP)] = None,
 ) -> None:
     """The commercetools emulator (any client id/secret accepted)."""
     from crmsync.emulators.commercetools import CommercetoolsEmulator
@@ -360,6 +337,7 @@ def emulate_commercetools(
             subscription_format=subscription_format,
             duplicate_rate=duplicate_rate,
             reorder_rate=reorder_rate,
+            faults=_fault_plan(faults),
         )
         for draft in generate_customer_drafts(seed_customers):
             emu.create_customer(draft)
@@ -375,18 +353,36 @@ def emulate_commercetools(
 def emulate_klaviyo(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765,
     rate_limits: Annotated[bool, typer.Option(help="enforce the spec's per-endpoint rate limits")] = True,
+    faults: Annotated[str | None, typer.Option(help=FAULTS_HELP)] = None,
 ) -> None:
     """The Klaviyo emulator (any pk_ key accepted)."""
     from crmsync.emulators.klaviyo import KlaviyoEmulator
 
     async def go() -> None:
-        emu = KlaviyoEmulator(rate_limits=rate_limits)
+        emu = KlaviyoEmulator(rate_limits=rate_limits, faults=_fault_plan(faults))
         url = await emu.start(port)
         err.print(f"klaviyo emulator: base_url={url} rate_limits={'on' if rate_limits else 'off'}")
         await _wait_forever(emu)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
+
+
+FAULTS_HELP = (
+    "fault injection, e.g. 'error=0.2,throttle=0.1,timeout=0.05,reset=0.01,latency=20,"
+    "after_effect=0.5,seed=1'; switch at run time with PUT /__emulator/faults"
+)
+
+
+def _fault_plan(spec: str | None) -> Any:
+    if not spec:
+        return None
+    from crmsync.emulators.faults import FaultPlanError, parse_fault_spec
+
+    try:
+        return parse_fault_spec(spec)
+    except FaultPlanError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
 
 
 async def _wait_forever(emu: Any) -> None:

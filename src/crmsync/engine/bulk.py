@@ -11,10 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from crmsync.engine.delivery import BatchOutcome, deliver_records
+from crmsync.engine.delivery import BatchOutcome, dead_letter, deliver_records
 from crmsync.engine.flow import Flow
+from crmsync.engine.policy import Action
+from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError
 from crmsync.ports import SourceRecord
+from crmsync.store import DeadLetterIn
 
 
 @dataclass
@@ -62,12 +65,43 @@ async def sync_all(
             await report("delivering", done, total)
 
         outcome = await deliver_records(flow, batch, progress=on_progress)
-        if outcome.retry:
-            first = next(iter(outcome.retry.values()))
-            raise CrmsyncError(
-                f"{len(outcome.retry)} record(s) could not be delivered after retries "
-                f"(first: {first}); re-run the sync to resume from the last checkpoint"
-            )
+        by_id = {r.id: r for r in batch}
+        attempt = 1
+        while outcome.retry:
+            again: list[SourceRecord] = []
+            letters: list[DeadLetterIn] = []
+            delay = 0.0
+            for key, error in outcome.retry.items():
+                decision = flow.policy.decide(error, attempt)
+                if decision.action is Action.STOP:
+                    raise error
+                if decision.action is Action.RETRY:
+                    again.append(by_id[key])
+                    delay = max(delay, decision.delay)
+                    continue
+                letters.append(
+                    dead_letter(flow, key, error, None, by_id[key].correlation_id, attempt, decision.reason)
+                )
+                stats.add_failure(
+                    Failure(key, decision.reason, error.recovery.value, getattr(error, "field", None))
+                )
+            if letters:
+                store.dlq_add(letters)
+            outcome.retry = {}
+            if not again:
+                break
+            if stop is not None and stop.is_set():
+                raise CrmsyncError(
+                    f"stopped while {len(again)} record(s) waited for a retry; run the sync again to resume"
+                )
+            await asyncio.sleep(delay)
+            attempt += 1
+            retried = await deliver_records(flow, again, attempts=dict.fromkeys(by_id, attempt))
+            outcome.delivered += retried.delivered
+            outcome.unchanged += retried.unchanged
+            outcome.stale += retried.stale
+            outcome.failed.update(retried.failed)
+            outcome.retry = retried.retry
         return outcome
 
     if ids is not None:

@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from crmsync.engine.flow import Flow
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import diff_payloads, projection_hash
 from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
-from crmsync.store import DeliveredWrite
+from crmsync.store import DeadLetterIn, DeliveredWrite
 
 _RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MAX_IN_FLIGHT = 64
@@ -52,8 +53,17 @@ async def deliver_records(
     origin_times: Mapping[str, datetime] | None = None,
     progress: ProgressCallback | None = None,
     force_bulk: bool | None = None,
+    attempts: Mapping[str, int] | None = None,
 ) -> BatchOutcome:
-    """Deliver ``records`` (one per source id) to the flow's target; return what happened to each."""
+    """Deliver ``records`` (one per source id) to the flow's target; return what happened to each.
+
+    Permanent failures are parked as dead letters here, with their payload and reason, before the
+    caller settles anything: a failure is never acknowledged away unseen. Retryable ones are
+    returned in ``outcome.retry`` for the caller's policy (live: backoff in the inbox; bulk:
+    retried within the run).
+    """
+    letters: list[DeadLetterIn] = []
+    tries = attempts or {}
     outcome = BatchOutcome()
     if not records:
         return outcome
@@ -72,6 +82,16 @@ async def deliver_records(
             exc.entity = exc.entity or flow.kind
             outcome.failed[record.id] = exc
             stats.add_failure(Failure(record.id, exc.message, exc.recovery.value, exc.field))
+            letters.append(
+                dead_letter(
+                    flow,
+                    record.id,
+                    exc,
+                    {"source": record.data},
+                    record.correlation_id,
+                    tries.get(record.id, 1),
+                )
+            )
             continue
         stats.projected += 1
         digest = projection_hash(result.payload)
@@ -105,6 +125,8 @@ async def deliver_records(
         pending.append(_Pending(internal_id, record, projection, digest))
 
     if not pending:
+        if letters:
+            flow.store.dlq_add(letters)
         if progress is not None:
             await _call(progress, 0, 0)
         return outcome
@@ -168,11 +190,55 @@ async def deliver_records(
             outcome.failed[key] = error
             field_name = getattr(error, "field", None)
             stats.add_failure(Failure(key, error.message, error.recovery.value, field_name))
+            letters.append(
+                dead_letter(
+                    flow,
+                    key,
+                    error,
+                    item.projection.payload,
+                    item.projection.correlation_id,
+                    tries.get(key, 1),
+                )
+            )
+    if letters:
+        store.dlq_add(letters)
     if writes:
         store.save_delivered(flow.target_key, writes)
     if target_links:
         store.link_many(flow.kind, flow.target.system, "id", dict(target_links))
     return outcome
+
+
+def dead_letter(
+    flow: Flow,
+    record_key: str,
+    error: CrmsyncError,
+    payload: dict[str, Any] | None,
+    correlation_id: str | None,
+    attempts: int,
+    reason: str | None = None,
+) -> DeadLetterIn:
+    """A dead letter with everything an operator needs: payload, reason, field, status, detail."""
+    detail = (
+        error.detail
+        if isinstance(error.detail, dict)
+        else ({"detail": str(error.detail)} if error.detail else None)
+    )
+    return DeadLetterIn(
+        flow=flow.name,
+        target=flow.target_key,
+        kind=flow.kind,
+        record_key=record_key,
+        reason=reason or error.message,
+        recovery=error.recovery.value,
+        error_type=type(error).__name__,
+        attempts=attempts,
+        field=getattr(error, "field", None),
+        status_code=error.status,
+        payload=payload,
+        detail=detail,
+        correlation_id=correlation_id or error.correlation_id,
+    )
 
 
 async def _upsert_each(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crmsync.engine.policy import RetryPolicy
 from crmsync.engine.stats import SyncStats
 from crmsync.mapping import Projector
 from crmsync.ports import SourceConnector, TargetConnector
@@ -21,6 +22,7 @@ class Flow:
     bulk_threshold: int = 100
     batch_size: int = 10_000
     stats: SyncStats = field(default_factory=SyncStats)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def target_key(self) -> str:

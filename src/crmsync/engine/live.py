@@ -15,17 +15,18 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from crmsync.engine.delivery import deliver_records
+from crmsync.engine.delivery import dead_letter, deliver_records
 from crmsync.engine.flow import Flow
-from crmsync.errors import CrmsyncError
+from crmsync.engine.policy import Action
+from crmsync.engine.stats import Failure
+from crmsync.errors import CrmsyncError, Recovery
 from crmsync.ports import ChangeEvent, SourceRecord
-from crmsync.store import InboxEventIn, InboxRow
+from crmsync.store import DeadLetterIn, InboxEventIn, InboxRow
 
 log = logging.getLogger("crmsync.engine.live")
 
-MAX_ATTEMPTS = 10
 LAG_ATTEMPTS = 3
 
 
@@ -145,8 +146,10 @@ async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
         try:
             fetched = await flow.source.read_by_ids(flow.kind, to_fetch)
         except CrmsyncError as exc:
+            if exc.recovery is Recovery.FATAL:
+                raise
             log.warning("re-reading %d %s records failed: %s", len(to_fetch), flow.kind, exc)
-            store.inbox_mark([r.id for rid in to_fetch for r in plans[rid].rows], "pending", str(exc))
+            retry_later(flow, {rid: (exc, plans[rid].rows) for rid in to_fetch})
             to_fetch = []
             fetched = []
         for rec in fetched:
@@ -181,7 +184,8 @@ async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
 
     if records:
         origin = {rid: plans[rid].received_at for rid in records}
-        outcome = await deliver_records(flow, list(records.values()), origin_times=origin)
+        tries = {rid: max(r.attempts for r in plans[rid].rows) + 1 for rid in records}
+        outcome = await deliver_records(flow, list(records.values()), origin_times=origin, attempts=tries)
         done_rows: list[int] = []
         advance: dict[str, int] = {}
         for rid in outcome.delivered + outcome.unchanged + outcome.stale:
@@ -202,12 +206,36 @@ async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
         for rid, err in outcome.failed.items():
             store.inbox_mark([r.id for r in plans[rid].rows], "failed", str(err))
             settled += len(plans[rid].rows)
-        for rid, err in outcome.retry.items():
-            ids = [r.id for r in plans[rid].rows]
-            attempts = max(r.attempts for r in plans[rid].rows) + 1
-            store.inbox_mark(ids, "failed" if attempts >= MAX_ATTEMPTS else "pending", str(err))
+        retry_later(flow, {rid: (err, plans[rid].rows) for rid, err in outcome.retry.items()})
     flow.stats.events_processed += settled
     return settled
+
+
+def retry_later(flow: Flow, failures: dict[str, tuple[CrmsyncError, list[InboxRow]]]) -> None:
+    """Apply the retry policy to failed resources: back off in the inbox, or dead-letter them."""
+    now = datetime.now(UTC)
+    letters: list[DeadLetterIn] = []
+    for rid, (error, rows) in failures.items():
+        attempts = max(r.attempts for r in rows) + 1
+        age = now - min(r.received_at for r in rows)
+        decision = flow.policy.decide(error, attempts, age)
+        ids = [r.id for r in rows]
+        if decision.action is Action.STOP:
+            raise error
+        if decision.action is Action.RETRY:
+            flow.store.inbox_mark(
+                ids, "pending", str(error), not_before=now + timedelta(seconds=decision.delay)
+            )
+            continue
+        letters.append(
+            dead_letter(flow, rid, error, None, rows[-1].correlation_id, attempts, decision.reason)
+        )
+        flow.store.inbox_mark(ids, "failed", decision.reason)
+        flow.stats.add_failure(
+            Failure(rid, decision.reason, error.recovery.value, getattr(error, "field", None))
+        )
+    if letters:
+        flow.store.dlq_add(letters)
 
 
 async def run_live(

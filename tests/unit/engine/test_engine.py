@@ -231,3 +231,78 @@ async def test_an_event_claiming_an_unreached_version_cannot_poison_ordering(sto
     await poll_once(flow)
     await process_inbox(flow)
     assert tgt.profiles["c1"]["first_name"] == "B"
+
+
+def _no_wait_policy(max_attempts: int = 3):  # type: ignore[no-untyped-def]
+    from crmsync.engine.policy import RetryPolicy
+
+    return RetryPolicy(schedule=(0.0,), max_attempts=max_attempts)
+
+
+async def test_permanent_failures_become_dead_letters_with_context(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    src.put(customer("ok"))
+    src.put(customer("refused"))
+    src.put(customer("unmappable", email="not an email"))
+    tgt.fail_permanent.add("refused")
+    flow = make_flow(store, src, tgt)
+    await sync_all(flow)
+    letters = {d.record_key: d for d in store.dlq_list()}
+    assert set(letters) == {"refused", "unmappable"}
+    assert letters["refused"].payload is not None and letters["refused"].payload["external_id"] == "refused"
+    assert letters["refused"].error_type == "CrmsyncError" and letters["refused"].recovery == "permanent"
+    assert (
+        letters["unmappable"].field == "email"
+        and letters["unmappable"].payload["source"]["id"] == "unmappable"
+    )
+
+
+async def test_bulk_retries_transient_failures_within_the_run(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    for i in range(3):
+        src.put(customer(f"c{i}"))
+    flow = make_flow(store, src, tgt)
+    flow.policy = _no_wait_policy()
+    calls = 0
+    original = tgt._apply
+
+    def flaky(item):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if item.record_key == "c1" and calls < 4:
+            from crmsync.errors import TransientError
+            from crmsync.ports import DeliveryResult
+
+            return DeliveryResult(item.record_key, ok=False, error=TransientError("503"))
+        return original(item)
+
+    tgt._apply = flaky  # type: ignore[method-assign]
+    assert await sync_all(flow)
+    assert set(tgt.profiles) == {"c0", "c1", "c2"} and store.dlq_list() == []
+
+
+async def test_bulk_gives_up_after_max_attempts_into_the_dead_letters(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    src.put(customer("c1"))
+    tgt.fail_transient.add("c1")
+    flow = make_flow(store, src, tgt)
+    flow.policy = _no_wait_policy(max_attempts=3)
+    await sync_all(flow)
+    [letter] = store.dlq_list()
+    assert letter.record_key == "c1" and "gave up after 3 attempts" in letter.reason
+    assert flow.stats.failed == 1
+
+
+async def test_live_backoff_then_dead_letter(store: StateStore) -> None:
+    src, tgt = FakeSource(), FakeTarget()
+    flow = make_flow(store, src, tgt)
+    flow.policy = _no_wait_policy(max_attempts=3)
+    src.put(customer("c1"))
+    src.feed = [event("c1", 1)]
+    tgt.fail_transient.add("c1")
+    await poll_once(flow)
+    for _ in range(3):
+        await process_inbox(flow)
+    assert store.inbox_counts()["failed"] == 1 and store.inbox_counts()["pending"] == 0
+    [letter] = store.dlq_list()
+    assert letter.record_key == "c1" and letter.attempts == 3

@@ -15,7 +15,6 @@ from crmsync.store.database import create_store_engine, normalize_url
 from crmsync.store.migrate import VERSIONS_DIR, current_revision, head_revision, next_revision_id, upgrade
 from crmsync.store.schema import metadata
 
-
 HEAD = head_revision()
 NEXT = next_revision_id()
 

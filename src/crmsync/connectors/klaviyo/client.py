@@ -141,6 +141,7 @@ class KlaviyoClient:
         record_key: str | None = None,
         correlation_id: str | None = None,
         stats: CallStats | None = None,
+        kind: str | None = None,
     ) -> Response:
         """Send one request with retries; ``body`` may be pre-serialized bytes (bulk jobs)."""
         url = self.url(path, params)
@@ -150,6 +151,7 @@ class KlaviyoClient:
             "operation": operation,
             "record_key": record_key,
             "correlation_id": correlation_id,
+            "kind": kind,
         }
         attempt = 0
         while True:
@@ -232,6 +234,8 @@ class KlaviyoClient:
             correlation_id=ctx.get("correlation_id"),
             operation=ctx.get("operation"),
             error=f"{type(error).__name__}: {error.message}" if error is not None else None,
+            kind=ctx.get("kind"),
+            record_key=ctx.get("record_key"),
         )
         try:
             self._observer(record)

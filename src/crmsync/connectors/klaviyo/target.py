@@ -107,6 +107,7 @@ class KlaviyoConnector:
                 body=body,
                 operation="create_or_update_profile",
                 record_key=item.record_key,
+                kind=item.kind,
                 correlation_id=item.correlation_id,
                 stats=stats,
             )
@@ -149,6 +150,7 @@ class KlaviyoConnector:
                     body={"data": _patch_resource(existing, attributes, meta)},
                     operation="update_profile",
                     record_key=item.record_key,
+                    kind=item.kind,
                     correlation_id=item.correlation_id,
                     stats=stats,
                 )

@@ -104,6 +104,11 @@ def cloud_event(project_key: str, platform: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_rate(name: str, rate: float) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
+
+
 @dataclass
 class _Item:
     data: bytes
@@ -146,9 +151,8 @@ class SubscriptionDelivery:
             raise ValueError(
                 f"subscription_format must be 'Platform' or 'CloudEvents', not {payload_format!r}"
             )
-        for name, rate in (("duplicate_rate", duplicate_rate), ("reorder_rate", reorder_rate)):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {rate}")
+        _check_rate("duplicate_rate", duplicate_rate)
+        _check_rate("reorder_rate", reorder_rate)
         self.url = url
         self.project_key = project_key
         self.payload_format = payload_format
@@ -171,6 +175,19 @@ class SubscriptionDelivery:
         self._workers: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._waiting: dict[int, tuple[asyncio.TimerHandle, _Item]] = {}  # held back or backing off
+
+    def set_rates(self, *, duplicate_rate: float | None = None, reorder_rate: float | None = None) -> None:
+        """Change the duplicate / reorder shares at run time (``None`` keeps a rate); both are
+        validated before either changes, and they apply to the next item taken or acknowledged."""
+        if duplicate_rate is not None:
+            _check_rate("duplicate_rate", duplicate_rate)
+        if reorder_rate is not None:
+            _check_rate("reorder_rate", reorder_rate)
+        with self._lock:
+            if duplicate_rate is not None:
+                self.duplicate_rate = float(duplicate_rate)
+            if reorder_rate is not None:
+                self.reorder_rate = float(reorder_rate)
 
     # -- producer side (any thread) ----------------------------------------------------------------
     def enqueue_change(self, change: Change) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .._runtime import EmulatorServer
+from ..faults import FaultInjector, FaultPlan
 from ._util import Clock, jcopy
 from .auth import TokenStore
 from .custom_objects import CustomObjectStore
@@ -41,6 +42,11 @@ class CommercetoolsEmulator:
     ``subscription_url`` turns on push delivery (Pub/Sub envelope) of every Message and change
     notification; ``duplicate_rate`` / ``reorder_rate`` (0..1) make that delivery duplicate and
     reorder like the real chain; ``seed`` makes those choices repeatable.
+
+    ``faults`` injects failures into the HTTP API (see :mod:`crmsync.emulators.faults`); switch them
+    at run time with ``set_faults`` / ``clear_faults`` or ``PUT/DELETE /__emulator/faults``, and the
+    delivery knobs with ``set_delivery_faults`` or ``PUT /__emulator/delivery``. ``/oauth/*`` is only
+    faulted when a plan lists it in ``paths``. The ``/__emulator/*`` paths exist only on the emulator.
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class CommercetoolsEmulator:
         delivery_concurrency: int = 1,
         retry_backoff: tuple[float, float] = (0.05, 1.0),
         stores: tuple[str, ...] = DEFAULT_STORES,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.project_key = project_key
         self.lock = threading.RLock()
@@ -85,13 +92,21 @@ class CommercetoolsEmulator:
         self.created_at = self.clock.now_iso()
         self.request_log: list[tuple[str, str, int, float]] = []
         self._server: EmulatorServer | None = None
+        self.fault_injector = FaultInjector(faults, api_prefixes=("/",), opt_in_prefixes=("/oauth/",))
 
     # -- HTTP server -------------------------------------------------------------------------------
     def app(self) -> web.Application:
         """A fresh aiohttp application serving ``/oauth/*`` and ``/{projectKey}/*``."""
+        from .fault_wiring import add_delivery_admin, renderer
         from .http_app import build_app
 
         application = build_app(self)
+        self.fault_injector.install(
+            application,
+            renderer(self.project_key),
+            lambda request, status: self.log_request(request.method, request.path, status),
+        )
+        add_delivery_admin(application, self)
         application.on_startup.append(self._on_startup)
         application.on_cleanup.append(self._on_cleanup)
         return application
@@ -125,6 +140,30 @@ class CommercetoolsEmulator:
         if self._server is None:
             raise RuntimeError("emulator not started")
         return self._server.base_url
+
+    # -- fault injection ---------------------------------------------------------------------------
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Inject ``plan``'s failures from the next request on (the seed restarts, storms from now)."""
+        self.fault_injector.set_plan(plan)
+
+    def clear_faults(self) -> None:
+        self.fault_injector.clear()
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self.fault_injector.plan
+
+    @property
+    def fault_stats(self) -> dict[str, int]:
+        return self.fault_injector.stats
+
+    def set_delivery_faults(
+        self, *, duplicate_rate: float | None = None, reorder_rate: float | None = None
+    ) -> None:
+        """Change the subscription delivery's duplicate / reorder shares at run time (None keeps one)."""
+        if self.delivery is None:
+            raise RuntimeError("this emulator has no subscription_url, so there is no delivery to change")
+        self.delivery.set_rates(duplicate_rate=duplicate_rate, reorder_rate=reorder_rate)
 
     # -- subscription delivery ---------------------------------------------------------------------
     def _on_change(self, change: Change) -> None:

@@ -75,6 +75,11 @@ def bool_param(request: web.Request, name: str) -> bool:
     return raw == "true"
 
 
+def correlation_id_of(request: web.Request, project_key: str) -> str:
+    """The client's ``X-Correlation-ID``, echoed, or a new one in the platform's format."""
+    return request.headers.get("X-Correlation-ID") or f"projects-{project_key}-{uuid.uuid4()}"
+
+
 def split_ident(ident: str) -> tuple[str, bool]:
     """``{id}`` or ``key={key}`` path segment → ``(value, by_key)``."""
     return (ident[4:], True) if ident.startswith("key=") else (ident, False)
@@ -89,9 +94,7 @@ class Routes:
     # -- plumbing ----------------------------------------------------------------------------------
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        correlation_id = (
-            request.headers.get("X-Correlation-ID") or f"projects-{self.emu.project_key}-{uuid.uuid4()}"
-        )
+        correlation_id = correlation_id_of(request, self.emu.project_key)
         head = request.method == "HEAD"
         response: web.StreamResponse
         try:

@@ -9,6 +9,13 @@ Usage::
     emu.write_count()                       # 2xx POST/PATCH/DELETE under /api/ since the last reset
     await emu.stop()
 
+Faults (5xx, 429, storms, latency, timeouts, resets; see :mod:`crmsync.emulators.faults`)::
+
+    emu = KlaviyoEmulator(faults=FaultPlan(error_rate=0.2, seed=1))
+    emu.set_faults(parse_fault_spec("throttle=0.1,reset=0.01"))    # or PUT /__emulator/faults
+    emu.fault_stats; emu.clear_faults()                           # or DELETE /__emulator/faults
+
+``/__emulator/*`` exists only on the emulator: never faulted, rate-limited, authenticated or logged.
 State survives ``stop()``/``start()``; every ``start`` builds a fresh aiohttp application over it.
 """
 
@@ -20,8 +27,10 @@ from typing import Any
 from aiohttp import web
 
 from crmsync.emulators._runtime import EmulatorServer, serve_forever
+from crmsync.emulators.faults import FaultInjector, FaultPlan
 from crmsync.emulators.klaviyo.app import build_app
 from crmsync.emulators.klaviyo.context import Context, RequestRecord
+from crmsync.emulators.klaviyo.fault_wiring import recorder, render
 from crmsync.emulators.klaviyo.ids import IdFactory
 from crmsync.emulators.klaviyo.jobs import BulkJob, JobManager
 from crmsync.emulators.klaviyo.ratelimit import RateLimiter
@@ -66,7 +75,12 @@ class KlaviyoEmulator:
     """A Klaviyo API server on 127.0.0.1 with direct state access and a request log for tests."""
 
     def __init__(
-        self, *, rate_limits: bool = True, job_step_seconds: float = 0.05, seed: int | None = None
+        self,
+        *,
+        rate_limits: bool = True,
+        job_step_seconds: float = 0.05,
+        seed: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         ids = IdFactory(seed)
         store = Store(ids)
@@ -77,12 +91,15 @@ class KlaviyoEmulator:
             limiter=RateLimiter(),
             rate_limits=rate_limits,
         )
+        self.fault_injector = FaultInjector(faults, api_prefixes=("/api/",))
         self._server = EmulatorServer(self.app)
         self._thread_server: EmulatorServer | None = None
 
     # -- serving -----------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        return build_app(self._ctx)
+        application = build_app(self._ctx)
+        self.fault_injector.install(application, render, recorder(self._ctx))
+        return application
 
     async def start(self, port: int = 0) -> str:
         self._server = EmulatorServer(self.app, port)
@@ -111,6 +128,21 @@ class KlaviyoEmulator:
     @property
     def rate_limits(self) -> bool:
         return self._ctx.rate_limits
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Inject ``plan``'s failures from the next request on (the seed restarts, storms from now)."""
+        self.fault_injector.set_plan(plan)
+
+    def clear_faults(self) -> None:
+        self.fault_injector.clear()
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        return self.fault_injector.plan
+
+    @property
+    def fault_stats(self) -> dict[str, int]:
+        return self.fault_injector.stats
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -176,7 +208,7 @@ class KlaviyoEmulator:
         self._ctx.writes = 0
 
 
-async def serve(port: int, *, rate_limits: bool = True) -> None:
+async def serve(port: int, *, rate_limits: bool = True, faults: FaultPlan | None = None) -> None:
     """Run a Klaviyo emulator on 127.0.0.1:``port`` until cancelled (``crmsync emulate klaviyo``)."""
-    emulator = KlaviyoEmulator(rate_limits=rate_limits)
+    emulator = KlaviyoEmulator(rate_limits=rate_limits, faults=faults)
     await serve_forever(emulator.app, port)
