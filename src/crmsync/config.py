@@ -85,6 +85,9 @@ class Config(BaseModel):
     connections: dict[str, dict[str, Any]]
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    rate_headroom: float = Field(
+        default=0.95, gt=0, le=1, description="share of each target's published rate limit crmsync may use"
+    )
     retry: RetrySettings = Field(default_factory=RetrySettings)
     flows: list[FlowSettings] = Field(min_length=1)
 

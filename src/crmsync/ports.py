@@ -9,7 +9,7 @@ mapping contract turns one into the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -171,3 +171,18 @@ class RequestRecord:
 
 
 RequestObserver = Callable[[RequestRecord], None]
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """One rate budget per target account, shared by every job and worker that uses it.
+
+    ``bucket`` names the budget (e.g. ``klaviyo:<account>:create_or_update_profile``); ``limits``
+    are ``(requests, window_seconds)`` pairs that must all hold in *any* window of that length.
+    ``acquire`` waits until one more request fits; ``hold`` stops the bucket for ``seconds`` (a
+    429's Retry-After applies to every sender, not only the one that saw it).
+    """
+
+    async def acquire(self, bucket: str, limits: Sequence[tuple[int, float]]) -> None: ...
+
+    def hold(self, bucket: str, seconds: float) -> None: ...

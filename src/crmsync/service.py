@@ -24,6 +24,7 @@ from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
+from crmsync.ratelimit import LocalRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
 from crmsync.synclog import SyncLogWriter
 
@@ -95,9 +96,10 @@ class Service:
             max_attempts=config.retry.max_attempts,
             max_age=timedelta(hours=config.retry.max_age_hours),
         )
+        self.limiter = LocalRateLimiter(headroom=config.rate_headroom)
         self.connections: dict[str, Connector] = {}
         for name, settings in config.connections.items():
-            self.connections[name] = create_connector(name, settings, self._observe)
+            self.connections[name] = create_connector(name, settings, self._observe, self.limiter)
         self.flows: dict[tuple[str, str], Flow] = {}
         self.unsupported: list[str] = []
         for fs in config.flows:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from crmsync.errors import ConfigError
-from crmsync.ports import Connector, RequestObserver
+from crmsync.ports import Connector, RateLimiter, RequestObserver
 
 _PACKAGES: dict[str, str] = {
     "commercetools": "crmsync.connectors.commercetools",
@@ -42,10 +42,13 @@ def settings_model(type_name: str, path: str = "type") -> type[BaseModel]:
 
 
 def create_connector(
-    name: str, settings: Mapping[str, Any], observer: RequestObserver | None = None
+    name: str,
+    settings: Mapping[str, Any],
+    observer: RequestObserver | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Connector:
     type_name = str(settings.get("type", ""))
     module = _module(type_name, f"connections.{name}.type")
-    connector = module.create(name, settings, observer)
+    connector = module.create(name, settings, observer, limiter)
     assert isinstance(connector, Connector)
     return connector

@@ -15,15 +15,21 @@ from crmsync.connectors.commercetools.ingress import parse_ingress
 from crmsync.connectors.commercetools.settings import CommercetoolsSettings
 from crmsync.connectors.commercetools.source import CommercetoolsConnector
 from crmsync.errors import ConfigError
-from crmsync.ports import RequestObserver
+from crmsync.ports import RateLimiter, RequestObserver
 
 __all__ = ["CommercetoolsConnector", "CommercetoolsSettings", "create", "parse_ingress"]
 
 
 def create(
-    name: str, settings: Mapping[str, Any], observer: RequestObserver | None = None
+    name: str,
+    settings: Mapping[str, Any],
+    observer: RequestObserver | None = None,
+    limiter: RateLimiter | None = None,
 ) -> CommercetoolsConnector:
     """Validate ``settings`` (the connection block) and build the connector.
+
+    ``limiter`` is accepted for a uniform factory signature and not used: commercetools publishes
+    no request-rate limit for its HTTP API; its 502/503 guidance (back off) is what the client follows.
 
     Invalid settings raise :class:`ConfigError` naming the setting as ``connections.<name>.<field>``;
     the message never echoes the value (it may be a secret).

@@ -15,7 +15,7 @@ from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response
 from crmsync.connectors.klaviyo.settings import PINNED_REVISION, KlaviyoSettings
 from crmsync.connectors.klaviyo.target import CAPABILITIES, KlaviyoConnector
 from crmsync.errors import ConfigError
-from crmsync.ports import RequestObserver
+from crmsync.ports import RateLimiter, RequestObserver
 
 __all__ = [
     "CAPABILITIES",
@@ -32,13 +32,14 @@ def create(
     name: str,
     settings: Mapping[str, Any] | KlaviyoSettings,
     observer: RequestObserver | None = None,
+    limiter: RateLimiter | None = None,
 ) -> KlaviyoConnector:
     """Validate ``settings`` and build the connector; bad settings raise :class:`ConfigError`.
 
     The error names each offending setting but never repeats its value (the API key is secret).
     """
     if isinstance(settings, KlaviyoSettings):
-        return KlaviyoConnector(name, settings, observer)
+        return KlaviyoConnector(name, settings, observer, limiter=limiter)
     try:
         parsed = KlaviyoSettings.model_validate(dict(settings))
     except pydantic.ValidationError as exc:
@@ -47,7 +48,7 @@ def create(
             for err in exc.errors(include_url=False, include_input=False, include_context=False)
         )
         raise ConfigError(problems, path=f"connections.{name}", connection=name) from None
-    return KlaviyoConnector(name, parsed, observer)
+    return KlaviyoConnector(name, parsed, observer, limiter=limiter)
 
 
 SETTINGS_MODEL = KlaviyoSettings

@@ -13,6 +13,7 @@ carry no key and have filter values masked (they may contain e-mail addresses).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import random
@@ -28,9 +29,10 @@ import orjson
 from yarl import URL
 
 from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response, transport_error
+from crmsync.connectors.klaviyo.limits import limits_for
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
 from crmsync.errors import CrmsyncError, RateLimitedError, TransientError
-from crmsync.ports import JSON, RequestObserver, RequestRecord
+from crmsync.ports import JSON, RateLimiter, RequestObserver, RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,13 @@ class KlaviyoClient:
         policy: RetryPolicy | None = None,
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
+        self._limiter = limiter
+        # The budget is per Klaviyo account: name it by a digest of the key, never the key itself.
+        digest = hashlib.sha256(settings.api_key.get_secret_value().encode()).hexdigest()[:12]
+        self._bucket_prefix = f"klaviyo:{digest}:"
         self._connection = connection
         self._observer = observer
         self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
@@ -173,8 +180,11 @@ class KlaviyoClient:
                 )
                 if isinstance(exc, RateLimitedError):
                     # Close the gate for every request of this connection; the wait happens at the
-                    # gate at the start of the next attempt, so it is slept once, not twice.
+                    # gate at the start of the next attempt, so it is slept once, not twice. The
+                    # shared budget holds the bucket too, for every other sender of this account.
                     self._gate_until = max(self._gate_until, time.monotonic() + delay)
+                    if self._limiter is not None:
+                        self._limiter.hold(self._bucket_prefix + operation, delay)
                 else:
                     await self._sleep(delay)
 
@@ -191,6 +201,13 @@ class KlaviyoClient:
         error: CrmsyncError | None = None
         try:
             async with self._semaphore:
+                if self._limiter is not None:
+                    # Take the budget right before sending (inside the concurrency gate), so queued
+                    # requests cannot bunch up after their slot and overrun the window.
+                    operation = str(ctx.get("operation") or "")
+                    await self._limiter.acquire(self._bucket_prefix + operation, limits_for(operation))
+                started_at = datetime.now(UTC)  # the send time, for the sync log
+                t0 = time.perf_counter()
                 try:
                     payload = io.BytesIO(data) if data and len(data) > STREAM_BODY_BYTES else data
                     async with session.request(

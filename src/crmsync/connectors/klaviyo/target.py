@@ -31,6 +31,7 @@ from crmsync.ports import (
     DeliveryResult,
     ProgressCallback,
     Projection,
+    RateLimiter,
     RequestObserver,
 )
 
@@ -74,10 +75,11 @@ class KlaviyoConnector:
         observer: RequestObserver | None = None,
         *,
         client: KlaviyoClient | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
-        self.client = client or KlaviyoClient(settings, connection=name, observer=observer)
+        self.client = client or KlaviyoClient(settings, connection=name, observer=observer, limiter=limiter)
         self._bulk = BulkImporter(self.client, settings, connection=name)
 
     def __repr__(self) -> str:
