@@ -77,6 +77,9 @@ class FlowSettings(BaseModel):
     )
     batch_size: int = Field(default=10_000, ge=1, description="records per delivery batch in a bulk sync")
     poll_interval_seconds: float = Field(default=2.0, gt=0)
+    lease_seconds: float = Field(
+        default=30, gt=0, description="a dead worker's claims (records, the feed) pass to another after this"
+    )
 
 
 class Config(BaseModel):

@@ -136,6 +136,7 @@ class Service:
                 bulk_threshold=fs.bulk_threshold,
                 batch_size=fs.batch_size,
                 policy=self.policy,
+                lease_ttl=timedelta(seconds=fs.lease_seconds),
             )
 
     # -- lookup -----------------------------------------------------------------------------

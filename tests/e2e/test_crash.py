@@ -65,7 +65,7 @@ connections:
 http: {{listen: "127.0.0.1:{free_port()}"}}
 flows:
   - {{name: crash, source: shop, target: marketing, entities: [customer], batch_size: 150, bulk_threshold: 50,
-      poll_interval_seconds: 0.2}}
+      poll_interval_seconds: 0.2, lease_seconds: 3}}
 """,
         encoding="utf-8",
     )

@@ -206,8 +206,21 @@ def status(
 def run(
     config: ConfigOpt,
     http: Annotated[bool, typer.Option(help="serve the HTTP API (ingress, status, health)")] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            help="a worker: share the feed and the inbox with other processes (PostgreSQL), no HTTP API"
+        ),
+    ] = False,
 ) -> None:
-    """The long-running service: change feed polling, inbox processing and the HTTP API."""
+    """The long-running service: change feed polling, inbox processing and the HTTP API.
+
+    Any number of ``crmsync run --worker`` processes, on any number of machines, can share one
+    PostgreSQL store: records are claimed with leases (one worker per record at a time), one
+    worker polls the feed at a time, and a dead worker's claims pass to the others.
+    """
+    if worker:
+        http = False
 
     async def go() -> None:
         from crmsync.api.app import create_app

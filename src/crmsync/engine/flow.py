@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from crmsync.engine.policy import RetryPolicy
 from crmsync.engine.stats import SyncStats
@@ -23,6 +27,10 @@ class Flow:
     batch_size: int = 10_000
     stats: SyncStats = field(default_factory=SyncStats)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    lease_ttl: timedelta = timedelta(seconds=60)  # how long a claimed record stays ours if we die
 
     @property
     def target_key(self) -> str:

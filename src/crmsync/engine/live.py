@@ -76,6 +76,10 @@ async def poll_once(flow: Flow) -> int:
     if not flow.source.capabilities.change_feed:
         return 0
     name = flow.feed_checkpoint
+    # One poller per feed at a time (any worker may be it): the others would only re-read the
+    # same pages. The lease outlives a poll; a dead poller's lease expires and another takes over.
+    if not flow.store.lease_acquire([name], flow.worker_id, flow.lease_ttl):
+        return 0
     cursor = flow.store.get_checkpoint(name)
     events, new_cursor = await flow.source.poll_changes([flow.kind], cursor)
     new = ingest_events(flow, events)
@@ -93,13 +97,22 @@ class _Plan:
     received_at: datetime
 
 
-async def process_inbox(flow: Flow, *, limit: int = 2000) -> int:
-    """Process pending inbox events once; return how many events were settled."""
-    store = flow.store
-    rows = store.inbox_pending(flow.source_key, limit=limit)
-    rows = [r for r in rows if r.kind == flow.kind]
+async def process_inbox(flow: Flow, *, limit: int = 500) -> int:
+    """Claim due events of up to ``limit`` resources (leases: no other worker touches them until
+    released or expired), process them, release; return how many events were settled."""
+    rows, leased = flow.store.inbox_claim(
+        flow.source_key, flow.kind, flow.worker_id, flow.lease_ttl, max_resources=limit
+    )
     if not rows:
         return 0
+    try:
+        return await _process(flow, rows)
+    finally:
+        flow.store.lease_release(leased, flow.worker_id)
+
+
+async def _process(flow: Flow, rows: list[InboxRow]) -> int:
+    store = flow.store
     by_resource: dict[str, list[InboxRow]] = defaultdict(list)
     for row in rows:
         by_resource[row.resource_id].append(row)

@@ -226,3 +226,12 @@ sync_log = sa.Table(
     sa.Index(None, "at"),
     sqlite_autoincrement=True,
 )
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+)

@@ -67,4 +67,5 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "checkpoints",
         "dead_letters",
         "sync_log",
+        "leases",
     }
