@@ -27,8 +27,11 @@ KILLS = 20
 ENV = {**os.environ, "CTP_CLIENT_SECRET": "crash-secret", "KLAVIYO_API_KEY": "pk_crash"}
 
 
-@pytest.fixture()
-def stack(tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    store = (
+        f"sqlite:///{tmp_path}/state.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
     ct_port, kl_port = free_port(), free_port()
     procs = [
         subprocess.Popen(
@@ -56,7 +59,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, str]]:
     cfg = tmp_path / "crmsync.yaml"
     cfg.write_text(
         f"""
-store: sqlite:///{tmp_path}/state.db
+store: "{store}"
 connections:
   shop: {{type: commercetools, project_key: crash, api_url: "{ct}", auth_url: "{ct}", client_id: c,
           client_secret: "${{CTP_CLIENT_SECRET}}", poll_overlap_seconds: 2}}
@@ -70,7 +73,7 @@ flows:
         encoding="utf-8",
     )
     try:
-        yield {"ct": ct, "kl": kl, "cfg": str(cfg)}
+        yield {"ct": ct, "kl": kl, "cfg": str(cfg), "backend": request.param}
     finally:
         for p in procs:
             p.terminate()
@@ -160,34 +163,38 @@ def test_live_sync_survives_kill_9(stack: dict[str, str]) -> None:
     assert first.returncode == 0, first.stderr[-2000:]
     h = token(ct)
     everyone = customers(ct)
-    run_cmd = [*CRMSYNC, "run", "-c", stack["cfg"], "--no-http"]
-    kills = 0
-    for round_no in range(KILLS):
-        proc = subprocess.Popen(
+    run_cmd = [*CRMSYNC, "run", "-c", stack["cfg"], "--worker"]
+    n_workers = 3 if stack["backend"] == "postgresql" else 1  # SQLite: one process; PostgreSQL: many
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             run_cmd, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + rng.uniform(0.8, 2.5)
-        while time.monotonic() < deadline:  # change customers while the service runs
-            c = rng.choice(everyone)
-            current = httpx.get(f"{ct}/crash/customers/{c['id']}", headers=h).json()
-            httpx.post(
-                f"{ct}/crash/customers/{c['id']}",
-                headers=h,
-                json={
-                    "version": current["version"],
-                    "actions": [
-                        {"action": "setFirstName", "firstName": f"R{round_no}-{rng.randint(0, 10**6)}"}
-                    ],
-                },
-            )
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        kills += 1
-    proc = subprocess.Popen(
-        run_cmd, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+
+    workers = [start() for _ in range(n_workers)]
+    kills = 0
     try:
+        for round_no in range(KILLS):
+            deadline = time.monotonic() + rng.uniform(0.8, 2.5)
+            while time.monotonic() < deadline:  # change customers while the workers run
+                c = rng.choice(everyone)
+                current = httpx.get(f"{ct}/crash/customers/{c['id']}", headers=h).json()
+                httpx.post(
+                    f"{ct}/crash/customers/{c['id']}",
+                    headers=h,
+                    json={
+                        "version": current["version"],
+                        "actions": [
+                            {"action": "setFirstName", "firstName": f"R{round_no}-{rng.randint(0, 10**6)}"}
+                        ],
+                    },
+                )
+                time.sleep(0.02)
+            victim = rng.randrange(n_workers)  # kill -9 one worker mid-run, start a replacement
+            os.kill(workers[victim].pid, signal.SIGKILL)
+            workers[victim].wait(10)
+            workers[victim] = start()
+            kills += 1
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -198,6 +205,7 @@ def test_live_sync_survives_kill_9(stack: dict[str, str]) -> None:
                     raise
                 time.sleep(1)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for w in workers:
+            w.terminate()
+            w.wait(10)
     assert kills == KILLS
