@@ -24,7 +24,7 @@ from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
-from crmsync.ratelimit import LocalRateLimiter
+from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
 from crmsync.synclog import SyncLogWriter
 
@@ -96,7 +96,11 @@ class Service:
             max_attempts=config.retry.max_attempts,
             max_age=timedelta(hours=config.retry.max_age_hours),
         )
-        self.limiter = LocalRateLimiter(headroom=config.rate_headroom)
+        self.limiter: LocalRateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(self.store, headroom=config.rate_headroom)
+            if self.store.backend == "postgresql"
+            else LocalRateLimiter(headroom=config.rate_headroom)
+        )
         self.connections: dict[str, Connector] = {}
         for name, settings in config.connections.items():
             self.connections[name] = create_connector(name, settings, self._observe, self.limiter)

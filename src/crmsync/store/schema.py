@@ -235,3 +235,13 @@ leases = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("acquired_at", UTCDateTime, nullable=False),
 )
+
+rate_events = sa.Table(
+    "rate_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index(None, "bucket", "at"),
+    sqlite_autoincrement=True,
+)

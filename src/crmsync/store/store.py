@@ -15,6 +15,7 @@ from crmsync.store._identity import IdentityMixin
 from crmsync.store._inbox import InboxMixin
 from crmsync.store._leases import LeaseMixin
 from crmsync.store._ops import OpsMixin
+from crmsync.store._rates import RateMixin
 from crmsync.store._state import StateMixin
 from crmsync.store.database import create_store_engine, display_url, normalize_url
 from crmsync.store.errors import StoreUnavailableError, translate_error
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 _MIGRATE_ATTEMPTS = 6
 
 
-class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin, LeaseMixin):
+class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin, LeaseMixin, RateMixin):
     """Identity links, delivered projections, the inbox, positions and checkpoints, in one database.
 
     Thread-safe on SQLite files and PostgreSQL (a connection pool; each call is its own

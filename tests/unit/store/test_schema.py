@@ -68,4 +68,5 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "dead_letters",
         "sync_log",
         "leases",
+        "rate_events",
     }
