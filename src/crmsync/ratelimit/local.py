@@ -17,6 +17,7 @@ class LocalRateLimiter:
         self._headroom = headroom
         self._sent: dict[str, deque[float]] = {}
         self._held_until: dict[str, float] = {}
+        self._slot: dict[str, float] = {}  # next paced send time per bucket
         self._locks: dict[str, asyncio.Lock] = {}
         self.waited_s = 0.0
         self.acquired = 0
@@ -31,6 +32,11 @@ class LocalRateLimiter:
         """Seconds until one more request fits every limit of ``bucket`` (0 = now)."""
         wait = max(0.0, self._held_until.get(bucket, 0.0) - now)
         sent = self._sent.get(bucket)
+        if bucket in self._slot:
+            # Pace at the tightest limit's rate instead of sending it in one burst per window: the
+            # vendor counts arrivals in fixed windows, and a burst whose tail arrives a moment late
+            # would land in the next window on top of that window's own burst.
+            wait = max(wait, self._slot[bucket] - now)
         if sent:
             for count, window in limits:
                 allowed = max(1, int(count * self._headroom))
@@ -50,7 +56,14 @@ class LocalRateLimiter:
                 self.waited_s += wait
                 await asyncio.sleep(wait)
             sent = self._sent.setdefault(bucket, deque())
-            sent.append(self._clock())
+            now = self._clock()
+            sent.append(now)
+            if limits:
+                count, window = min(limits, key=lambda lim: lim[1] / max(1, lim[0]))
+                interval = window / max(1, int(count * self._headroom))
+                # slots, not "last send + interval": timer overshoot does not accumulate (at most one
+                # interval of lateness is caught up; the window logs still cap every window)
+                self._slot[bucket] = max(self._slot.get(bucket, now), now - interval) + interval
             longest = max((int(c * self._headroom) for c, _ in limits), default=1)
             while len(sent) > max(1, longest):
                 sent.popleft()

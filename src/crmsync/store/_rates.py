@@ -40,18 +40,21 @@ class RateMixin(StoreBase):
                 wait = (held - now).total_seconds()
             longest = max((w for _, w in limits), default=0.0)
             for count, window in limits:
-                recent = (
-                    conn.execute(
-                        sa.select(c.at)
-                        .where(c.bucket == bucket, c.at > now - timedelta(seconds=window))
-                        .order_by(c.at.desc())
-                        .limit(count)
-                    )
-                    .scalars()
-                    .all()
+                # the count-th most recent send inside the window, if the window is full (one row)
+                nth = conn.scalar(
+                    sa.select(c.at)
+                    .where(c.bucket == bucket, c.at > now - timedelta(seconds=window))
+                    .order_by(c.at.desc())
+                    .offset(max(0, count - 1))
+                    .limit(1)
                 )
-                if len(recent) >= count:
-                    wait = max(wait, (recent[-1] + timedelta(seconds=window) - now).total_seconds())
+                if nth is not None:
+                    wait = max(wait, (nth + timedelta(seconds=window) - now).total_seconds())
+            if limits:  # pace at the tightest limit's rate (see LocalRateLimiter.delay)
+                count, window = min(limits, key=lambda lim: lim[1] / max(1, lim[0]))
+                last = conn.scalar(sa.select(sa.func.max(c.at)).where(c.bucket == bucket))
+                if last is not None:
+                    wait = max(wait, (last + timedelta(seconds=window / max(1, count)) - now).total_seconds())
             if wait > 0:
                 return wait
             conn.execute(rate_events.insert().values(bucket=bucket, at=now))
