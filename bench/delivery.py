@@ -160,32 +160,35 @@ def workers_throughput(pg: str, customers: int, changes: int, n_workers: int) ->
                     p.wait()
 
 
+def inproc_config(tmp: str, ct: str, kl: str, *, marketing: dict, retry: dict | None = None) -> dict:
+    """A SQLite config for an engine in this process, single upserts only (no bulk jobs)."""
+    cfg: dict = {
+        "store": f"sqlite:///{tmp}/s.db",
+        "connections": {
+            "shop": {
+                "type": "commercetools",
+                "project_key": "bench",
+                "api_url": ct,
+                "auth_url": ct,
+                "client_id": "b",
+                "client_secret": "s",
+            },
+            "marketing": {"type": "klaviyo", "api_key": "pk_bench", "base_url": kl, **marketing},
+        },
+        "flows": [{"name": "b", "source": "shop", "target": "marketing", "bulk_threshold": 100000}],
+    }
+    if retry is not None:
+        cfg["retry"] = retry
+    return cfg
+
+
 async def rate_budget_use(n: int) -> tuple[float, int]:
     with (
         emulator("commercetools", "--project-key", "bench", "--seed-customers", str(n)) as ct,
         emulator("klaviyo") as kl,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        cfg = {
-            "store": f"sqlite:///{tmp}/s.db",
-            "connections": {
-                "shop": {
-                    "type": "commercetools",
-                    "project_key": "bench",
-                    "api_url": ct,
-                    "auth_url": ct,
-                    "client_id": "b",
-                    "client_secret": "s",
-                },
-                "marketing": {
-                    "type": "klaviyo",
-                    "api_key": "pk_bench",
-                    "base_url": kl,
-                    "max_concurrency": 32,
-                },
-            },
-            "flows": [{"name": "b", "source": "shop", "target": "marketing", "bulk_threshold": 100000}],
-        }
+        cfg = inproc_config(tmp, ct, kl, marketing={"max_concurrency": 32})
         svc = Service(parse_config(cfg))
         try:
             await svc.sync("customers")
@@ -208,27 +211,13 @@ async def storm_overhead(n: int) -> float:
         emulator("klaviyo", "--no-rate-limits", "--faults", faults) as kl,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        cfg = {
-            "store": f"sqlite:///{tmp}/s.db",
-            "connections": {
-                "shop": {
-                    "type": "commercetools",
-                    "project_key": "bench",
-                    "api_url": ct,
-                    "auth_url": ct,
-                    "client_id": "b",
-                    "client_secret": "s",
-                },
-                "marketing": {
-                    "type": "klaviyo",
-                    "api_key": "pk_bench",
-                    "base_url": kl,
-                    "timeout_seconds": 1.0,
-                },
-            },
-            "retry": {"max_attempts": 30, "schedule_seconds": [0, 0.1, 0.2]},
-            "flows": [{"name": "b", "source": "shop", "target": "marketing", "bulk_threshold": 100000}],
-        }
+        cfg = inproc_config(
+            tmp,
+            ct,
+            kl,
+            marketing={"timeout_seconds": 1.0},
+            retry={"max_attempts": 30, "schedule_seconds": [0, 0.1, 0.2]},
+        )
         svc = Service(parse_config(cfg))
         try:
             _, stats = await svc.sync("customers")

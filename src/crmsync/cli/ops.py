@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from crmsync.cli.common import ConfigOpt, console, run_async, service
+from crmsync.cli.common import ConfigOpt, console, run_async
 
 dlq_app = typer.Typer(
     help="Dead letters: deliveries that failed for good, kept with their context.", no_args_is_help=True
 )
+
+
+IdsArg = Annotated[list[int] | None, typer.Argument(help="dead letter ids")]
+AllOpt = Annotated[bool, typer.Option("--all", help="every open dead letter")]
+
+
+def _chosen(svc: Any, ids: list[int] | None, all_open: bool) -> list[int]:
+    """The letters a replay or discard acts on: the given ids, or every open one with ``--all``."""
+    chosen = [d.id for d in svc.dlq_list("open", limit=100_000)] if all_open else list(ids or [])
+    if not chosen:
+        raise typer.BadParameter("give dead letter ids or --all")
+    return chosen
 
 
 def _dump(obj: Any) -> str:
@@ -66,15 +77,13 @@ def dlq_show(letter_id: Annotated[int, typer.Argument(help="dead letter id")], c
 @dlq_app.command("replay")
 def dlq_replay(
     config: ConfigOpt,
-    ids: Annotated[list[int] | None, typer.Argument(help="dead letter ids")] = None,
-    all_open: Annotated[bool, typer.Option("--all", help="every open dead letter")] = False,
+    ids: IdsArg = None,
+    all_open: AllOpt = False,
 ) -> None:
     """Send the records through the normal pipeline again (idempotent)."""
 
     async def go(svc: Any) -> Any:
-        chosen = [d.id for d in svc.dlq_list("open", limit=100_000)] if all_open else list(ids or [])
-        if not chosen:
-            raise typer.BadParameter("give dead letter ids or --all")
+        chosen = _chosen(svc, ids, all_open)
         return await svc.dlq_replay(chosen)
 
     results = run_async(config, go)
@@ -88,15 +97,13 @@ def dlq_replay(
 @dlq_app.command("discard")
 def dlq_discard(
     config: ConfigOpt,
-    ids: Annotated[list[int] | None, typer.Argument(help="dead letter ids")] = None,
-    all_open: Annotated[bool, typer.Option("--all", help="every open dead letter")] = False,
+    ids: IdsArg = None,
+    all_open: AllOpt = False,
 ) -> None:
     """Resolve dead letters without delivering them (kept for the record, status 'discarded')."""
 
     async def go(svc: Any) -> Any:
-        chosen = [d.id for d in svc.dlq_list("open", limit=100_000)] if all_open else list(ids or [])
-        if not chosen:
-            raise typer.BadParameter("give dead letter ids or --all")
+        chosen = _chosen(svc, ids, all_open)
         return svc.dlq_discard(chosen)
 
     console.print(f"discarded {run_async(config, go)}")
@@ -137,4 +144,4 @@ def log_command(
     console.print(table)
 
 
-__all__ = ["Path", "dlq_app", "log_command", "service"]
+__all__ = ["dlq_app", "log_command"]
