@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crmsync.connectors import settings_model
 from crmsync.errors import ConfigError
@@ -53,7 +61,32 @@ class LogSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     retention_days: float = Field(default=30, gt=0)
-    redact_pii: bool = Field(default=True, description="mask e-mail addresses and phone numbers in URLs")
+    pii: Literal["mask", "keep"] = Field(
+        default="mask",
+        description="mask: e-mail addresses, phone numbers and `redact_patterns` are masked in URLs and "
+        "error texts; keep: stored as sent (sandboxes only). Secrets are always removed.",
+    )
+    redact_patterns: list[str] = Field(
+        default_factory=list,
+        description="extra regular expressions to mask (national ids, loyalty numbers...)",
+    )
+    redact_pii: bool | None = Field(default=None, description="deprecated: false means pii: keep")
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _compile(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _legacy(self) -> LogSettings:
+        if self.redact_pii is False:
+            self.pii = "keep"
+        return self
 
 
 class RetrySettings(BaseModel):

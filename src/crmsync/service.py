@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
 from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
-from crmsync.synclog import SyncLogWriter
+from crmsync.synclog import RedactionPolicy, SyncLogWriter
 
 log = logging.getLogger("crmsync.service")
 
@@ -88,7 +89,7 @@ class Service:
         self.requests = RequestStats()
         self.synclog = SyncLogWriter(
             self.store,
-            redact_pii=config.log.redact_pii,
+            policy=RedactionPolicy(config.log.pii, tuple(re.compile(p) for p in config.log.redact_patterns)),
             retention=timedelta(days=config.log.retention_days),
         )
         self.policy = RetryPolicy(
@@ -218,6 +219,20 @@ class Service:
         if letter is None:
             raise CrmsyncError(f"no dead letter {letter_id}")
         return letter
+
+    def dlq_requests(self, letter: DeadLetter, *, last: int = 10) -> list[LogEntry]:
+        """The record's last outbound requests and their outcomes, from the sync log.
+
+        These are the "last request and response" of the letter: method, URL, status, latency and
+        error of every attempt (the request body is the letter's payload, the response's error
+        body its detail).
+        """
+        self.synclog.flush()
+        since = letter.first_failed_at - self.policy.max_age - timedelta(hours=1)
+        entries = self.store.log_query(
+            kind=letter.kind, record_key=letter.record_key, since=since, limit=10_000
+        )
+        return entries[-last:]
 
     async def dlq_replay(self, ids: list[int]) -> dict[int, str]:
         """Send each letter's record through the normal pipeline again (re-read from the source).

@@ -1,8 +1,9 @@
 """The sync log writer: every outbound request, buffered and written in batches to the store.
 
 Connectors report each request (``crmsync.ports.RequestRecord``) with URLs already free of
-secrets; this writer also removes personal data from URLs by policy (e-mail addresses and phone
-numbers in query strings) before anything is stored. Entries are flushed by the service at the end
+secrets; this writer also removes personal data by policy (:class:`RedactionPolicy`: e-mail
+addresses, phone numbers and any pattern the operator adds, in URLs and error texts) before
+anything is stored. Entries are flushed by the service at the end
 of every sync batch and live cycle (and once a second while running), so a crash loses at most the
 entries of the requests in flight.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crmsync.ports import RequestRecord
@@ -25,12 +27,38 @@ def redact_url(url: str) -> str:
     return _PHONE.sub("+***", _EMAIL.sub("***@***", url))
 
 
+@dataclass(frozen=True, slots=True)
+class RedactionPolicy:
+    """What the sync log may keep of personal data.
+
+    ``mask`` (the default) replaces e-mail addresses and phone numbers, plus every match of the
+    operator's ``patterns`` (e.g. national ids, loyalty numbers), in URLs and error texts; ``keep``
+    stores them as sent (for a sandbox only). Secrets are removed by the connectors whatever the
+    policy says.
+    """
+
+    mode: str = "mask"
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def apply(self, text: str | None) -> str | None:
+        if text is None or self.mode == "keep":
+            return text
+        text = redact_url(text)
+        for pattern in self.patterns:
+            text = pattern.sub("***", text)
+        return text
+
+
 class SyncLogWriter:
     def __init__(
-        self, store: StateStore, *, redact_pii: bool = True, retention: timedelta | None = None
+        self,
+        store: StateStore,
+        *,
+        policy: RedactionPolicy | None = None,
+        retention: timedelta | None = None,
     ) -> None:
         self._store = store
-        self._redact = redact_pii
+        self._policy = policy or RedactionPolicy()
         self._retention = retention
         self._buffer: list[LogEntry] = []
         self._lock = threading.Lock()
@@ -41,7 +69,7 @@ class SyncLogWriter:
             at=rec.started_at if rec.started_at.tzinfo else rec.started_at.replace(tzinfo=UTC),
             connection=rec.connection,
             method=rec.method,
-            url=redact_url(rec.url) if self._redact else rec.url,
+            url=self._policy.apply(rec.url) or "",
             status=rec.status,
             latency_ms=rec.latency_ms,
             attempt=rec.attempt,
@@ -49,7 +77,7 @@ class SyncLogWriter:
             correlation_id=rec.correlation_id,
             kind=rec.kind,
             record_key=rec.record_key,
-            error=rec.error,
+            error=self._policy.apply(rec.error),
         )
         with self._lock:
             self._buffer.append(entry)

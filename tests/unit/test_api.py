@@ -102,3 +102,53 @@ def test_storage_failure_asks_for_redelivery(client: TestClient, monkeypatch: py
     monkeypatch.setattr(svc.store, "inbox_add", broken)
     r = client.post(f"/ingress/shop?token={INGRESS}", json=envelope(MESSAGE))
     assert r.status_code == 503  # Pub/Sub redelivers anything but 2xx
+
+
+def test_dead_letter_endpoints_show_context_and_last_requests_and_discard(client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    from crmsync.store import DeadLetterIn, LogEntry
+
+    svc = client.service  # type: ignore[attr-defined]
+    [letter_id] = svc.store.dlq_add(
+        [
+            DeadLetterIn(
+                flow="f",
+                target="marketing:customer",
+                kind="customer",
+                record_key="c-9",
+                reason="klaviyo: 400 invalid",
+                recovery="permanent",
+                error_type="RecordValidationError",
+                attempts=1,
+                field="organisation",
+                status_code=400,
+                payload={"source": {"id": "c-9"}},
+                detail={"errors": [{"code": "invalid"}]},
+                correlation_id="corr-9",
+            )
+        ]
+    )
+    svc.store.log_add(
+        [
+            LogEntry(datetime.now(UTC), "marketing", "POST", "https://x/api/profile-import", 503, 4.0, 1,
+                     "create_or_update_profile", "corr-9", "customer", "c-9", "TransientError: busy"),
+            LogEntry(datetime.now(UTC), "marketing", "POST", "https://x/api/profile-import", 400, 3.0, 2,
+                     "create_or_update_profile", "corr-9", "customer", "c-9", "RecordValidationError: x"),
+        ]
+    )  # fmt: skip
+    assert client.get("/dlq").status_code == 401
+    listed = client.get("/dlq", headers=H).json()
+    assert [d["id"] for d in listed] == [letter_id]
+    shown = client.get(f"/dlq/{letter_id}", headers=H).json()
+    assert shown["payload"] == {"source": {"id": "c-9"}} and shown["correlation_id"] == "corr-9"
+    assert [(r["attempt"], r["status"]) for r in shown["requests"]] == [(1, 503), (2, 400)]
+    assert client.get("/dlq/999", headers=H).status_code == 404
+    assert client.get("/dlq?status=bogus", headers=H).status_code == 400
+    assert client.post(f"/dlq/{letter_id}/discard", headers=H).json() == {"id": letter_id, "discarded": True}
+    assert client.get("/dlq", headers=H).json() == []
+    assert client.get("/dlq?status=discarded", headers=H).json()[0]["status"] == "discarded"
+    log = client.get("/log", params={"correlation_id": "corr-9"}, headers=H).json()
+    assert [e["status"] for e in log] == [503, 400]
+    assert client.get("/log", headers=H).status_code == 400
+    assert client.get("/log", params={"record": "nocolon"}, headers=H).status_code == 400

@@ -75,7 +75,7 @@ def create_app(service: Service) -> FastAPI:
         letter = service.store.dlq_get(letter_id)
         if letter is None:
             raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
-        return asdict(letter)
+        return {**asdict(letter), "requests": [asdict(e) for e in service.dlq_requests(letter)]}
 
     @app.post("/dlq/{letter_id}/replay", tags=["dead letters"], dependencies=[Depends(admin)])
     async def dlq_replay(letter_id: int) -> dict[str, Any]:

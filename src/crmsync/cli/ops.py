@@ -66,10 +66,12 @@ def dlq_list(
 
 @dlq_app.command("show")
 def dlq_show(letter_id: Annotated[int, typer.Argument(help="dead letter id")], config: ConfigOpt) -> None:
-    """Everything kept about one dead letter: payload, reason, field, status, detail, correlation id."""
+    """Everything kept about one dead letter: payload, reason, field, status, detail, correlation id,
+    and the record's last requests and responses from the sync log."""
 
     async def go(svc: Any) -> Any:
-        return svc.dlq_get(letter_id)
+        letter = svc.dlq_get(letter_id)
+        return {**asdict(letter), "requests": [asdict(e) for e in svc.dlq_requests(letter)]}
 
     console.print_json(_dump(run_async(config, go)))
 

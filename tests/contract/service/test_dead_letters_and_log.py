@@ -65,6 +65,7 @@ async def test_bad_record_is_dead_lettered_fixed_and_replayed(stack: dict[str, A
     [letter] = svc.dlq_list()
     assert letter.record_key == bad["id"] and letter.field == "email" and letter.recovery == "permanent"
     assert letter.payload["source"]["email"] == "bad@@example"  # the full context is kept
+    assert svc.dlq_requests(letter) == []  # refused before any request: nothing was sent
 
     # replay before the fix: fails again, the letter stays open and counts the attempt
     assert (await svc.dlq_replay([letter.id]))[letter.id].startswith("failed again")

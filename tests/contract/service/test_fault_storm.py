@@ -121,4 +121,7 @@ async def test_storm_delivers_everything_deliverable_and_parks_4xx_once(stormy: 
         entries = svc.store.log_query(kind="customer", record_key=key, limit=1000)
         statuses = [e.status for e in entries]
         assert 400 in statuses and statuses.index(400) == len(statuses) - 1, statuses
+        last = svc.dlq_requests(letters[key])[-1]  # `dlq show`: the last request and its response
+        assert (last.method, last.status, last.operation) == ("POST", 400, "create_or_update_profile")
+        assert last.error is not None and "organisation" in last.error
     assert stats.failed == len(with_company)

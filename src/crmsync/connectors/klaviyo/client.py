@@ -29,7 +29,7 @@ import orjson
 from yarl import URL
 
 from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response, transport_error
-from crmsync.connectors.klaviyo.limits import limits_for
+from crmsync.connectors.klaviyo.limits import LearnedLimits
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
 from crmsync.errors import CrmsyncError, RateLimitedError, TransientError
 from crmsync.ports import JSON, RateLimiter, RequestObserver, RequestRecord
@@ -96,6 +96,7 @@ class KlaviyoClient:
         # The budget is per Klaviyo account: name it by a digest of the key, never the key itself.
         digest = hashlib.sha256(settings.api_key.get_secret_value().encode()).hexdigest()[:12]
         self._bucket_prefix = f"klaviyo:{digest}:"
+        self.learned = LearnedLimits()
         self._connection = connection
         self._observer = observer
         self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
@@ -205,7 +206,9 @@ class KlaviyoClient:
                     # Take the budget right before sending (inside the concurrency gate), so queued
                     # requests cannot bunch up after their slot and overrun the window.
                     operation = str(ctx.get("operation") or "")
-                    await self._limiter.acquire(self._bucket_prefix + operation, limits_for(operation))
+                    await self._limiter.acquire(
+                        self._bucket_prefix + operation, self.learned.limits(operation)
+                    )
                 started_at = datetime.now(UTC)  # the send time, for the sync log
                 t0 = time.perf_counter()
                 try:
@@ -219,6 +222,8 @@ class KlaviyoClient:
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     error = transport_error(exc, **_error_ctx(ctx))
                     raise error from None
+            if self._limiter is not None and resp_status != 429:
+                self._learn(str(ctx.get("operation") or ""), headers)
             outcome = _interpret(resp_status, raw, headers, attempt, ctx)
             if isinstance(outcome, CrmsyncError):
                 error = outcome
@@ -226,6 +231,12 @@ class KlaviyoClient:
             return outcome
         finally:
             self._report(method, url, status, t0, started_at, attempt, ctx, error)
+
+    def _learn(self, operation: str, headers: Mapping[str, str]) -> None:
+        hold = self.learned.observe(operation, headers)
+        if hold is not None and self._limiter is not None:
+            log.info("klaviyo %s: RateLimit-Remaining is 0; holding the budget for %.0fs", operation, hold)
+            self._limiter.hold(self._bucket_prefix + operation, hold)
 
     def _report(
         self,

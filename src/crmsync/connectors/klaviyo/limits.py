@@ -3,11 +3,12 @@
 From each operation's ``x-klaviyo-ratelimit`` in the OpenAPI spec (revision 2026-07-15): ``burst``
 per 1-second window and ``steady`` per 1-minute window, per account. A test checks this table
 against the spec. ``RateLimit-*`` response headers, when Klaviyo sends them, lower a bucket's
-budget at run time (see :meth:`KlaviyoClient`), never raise it.
+budget at run time (:class:`LearnedLimits`), never raise it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 Limits = tuple[tuple[int, float], ...]
@@ -27,3 +28,53 @@ DEFAULT_LIMITS: Final[Limits] = ((3, 1.0), (60, 60.0))  # the smallest published
 
 def limits_for(operation: str | None) -> Limits:
     return OPERATION_LIMITS.get(operation or "", DEFAULT_LIMITS)
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    raw = headers.get(name)
+    if raw is None:
+        raw = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    if raw is None:
+        return None
+    try:
+        value = int(str(raw).strip().split(",")[0].split(";")[0])
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class LearnedLimits:
+    """The published limits, lowered (never raised) by what Klaviyo's ``RateLimit-*`` headers say.
+
+    Klaviyo sends ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds) on
+    non-429 responses, describing the tightest of the operation's windows. Two things follow:
+
+    * a ``Limit`` below the table's for the window the ``Reset`` points at (≤ 1 s: the burst
+      window, ≤ 60 s: the steady one) replaces it, e.g. an account on a lower tier than the spec's;
+    * ``Remaining == 0`` means the window is used up — by us or by another client of the same
+      account that our own count cannot see — so :meth:`observe` returns how long to hold the
+      bucket (``Reset`` seconds) instead of letting the next request earn a 429.
+    """
+
+    def __init__(self) -> None:
+        self._lowered: dict[str, Limits] = {}
+
+    def limits(self, operation: str | None) -> Limits:
+        return self._lowered.get(operation or "") or limits_for(operation)
+
+    def observe(self, operation: str | None, headers: Mapping[str, str]) -> float | None:
+        """Learn from one response's headers; returns seconds to hold the bucket, if any."""
+        limit = _header_int(headers, "RateLimit-Limit")
+        remaining = _header_int(headers, "RateLimit-Remaining")
+        reset = _header_int(headers, "RateLimit-Reset")
+        if limit is None or reset is None:
+            return None
+        current = self.limits(operation)
+        window = min((w for _, w in current if w >= reset), default=None)
+        if window is not None and limit > 0:
+            lowered = tuple((min(c, limit) if w == window else c, w) for c, w in current)
+            if lowered != current:
+                self._lowered[operation or ""] = lowered
+        if remaining == 0 and reset > 0:
+            return float(reset)
+        return None
