@@ -40,7 +40,8 @@ class EmulatorServer:
 
     async def start(self) -> str:
         app = self._app_factory()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # In-flight requests get a few seconds to finish at stop (hanging faults end at once).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, LOOPBACK, self._port, reuse_address=True)
         await self._site.start()

@@ -11,6 +11,7 @@ deliveries converge on the same target state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -105,10 +106,38 @@ async def process_inbox(flow: Flow, *, limit: int = 500) -> int:
     )
     if not rows:
         return 0
+    heartbeat = asyncio.create_task(_heartbeat(flow, leased))
     try:
         return await _process(flow, rows)
     finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
         flow.store.lease_release(leased, flow.worker_id)
+
+
+async def _heartbeat(flow: Flow, names: list[str]) -> None:
+    """Renew the claim's leases every third of their time to live while the work goes on.
+
+    Delivering a claim can take longer than one lease (rate budget, retries, a slow target); an
+    expired lease would let another worker take the same records and send an older state after a
+    newer one. A worker that dies stops renewing, and its leases expire as before.
+    """
+    interval = max(0.05, flow.lease_ttl.total_seconds() / 3)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            kept = flow.store.lease_acquire(names, flow.worker_id, flow.lease_ttl)
+        except Exception:  # a store hiccup: try again at the next beat, the lease still runs
+            log.warning("renewing %d leases of flow %s failed", len(names), flow.name, exc_info=True)
+            continue
+        if len(kept) < len(names):
+            log.error(
+                "flow %s: %d leases were taken over by another worker (this one stalled longer than "
+                "a lease); they may be processed twice",
+                flow.name,
+                len(names) - len(kept),
+            )
 
 
 async def _process(flow: Flow, rows: list[InboxRow]) -> int:

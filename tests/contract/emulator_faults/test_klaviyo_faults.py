@@ -242,7 +242,11 @@ async def test_stop_does_not_wait_for_a_hanging_request() -> None:
     await emu.start()
     async with aiohttp.ClientSession(headers=KLAVIYO_HEADERS) as session:
         pending = asyncio.create_task(fetch(session, "GET", emu.base_url + "/api/profiles"))
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # until the request is in the emulator's hands (a busy CI may be slow)
+            if emu.fault_stats.get("timeout", 0) >= 1:
+                break
+            await asyncio.sleep(0.01)
+        assert emu.fault_stats.get("timeout", 0) == 1
         started = time.monotonic()
         await emu.stop()
         assert time.monotonic() - started < 2

@@ -65,3 +65,41 @@ def test_concurrent_claimers_never_share_a_resource(store: StateStore) -> None:
         t.join()
     assert all(len(owners) == 1 for owners in seen.values())
     assert len(seen) == 180  # six workers x 30 resources, no overlap
+
+
+def test_keys_with_many_events_still_fill_the_claim(store: StateStore) -> None:
+    store.inbox_add("shop", events(12, per=9))  # more events per key than rows locked per key
+    rows, names = store.inbox_claim("shop", "customer", "w1", TTL, max_resources=10)
+    assert len(names) == 10
+    assert len(rows) == 90 and {r.resource_id for r in rows} == {f"c{i}" for i in range(10)}
+
+
+def test_postgresql_claims_skip_rows_locked_by_another_worker(store: StateStore) -> None:
+    """A worker in the middle of claiming (rows locked FOR UPDATE) does not block the others."""
+    if store.backend != "postgresql":
+        return  # SQLite has one writer at a time: there is no row lock to skip
+    import sqlalchemy as sa
+
+    from crmsync.store.schema import inbox
+
+    store.inbox_add("shop", events(10, per=1))
+    with store._engine.connect() as other:  # another worker's open claim transaction
+        other.execute(sa.text("SET lock_timeout = '5s'"))
+        locked = other.execute(
+            sa.select(inbox.c.resource_id).order_by(inbox.c.id).limit(3).with_for_update()
+        ).all()
+        assert [r[0] for r in locked] == ["c0", "c1", "c2"]
+        done = threading.Event()
+        got: list[str] = []
+
+        def claim() -> None:
+            rows, _ = store.inbox_claim("shop", "customer", "w2", TTL, max_resources=4)
+            got.extend(r.resource_id for r in rows)
+            done.set()
+
+        thread = threading.Thread(target=claim)
+        thread.start()
+        assert done.wait(5), "the claim waited for another worker's row locks"
+        thread.join()
+        other.rollback()
+    assert got == ["c3", "c4", "c5", "c6"]

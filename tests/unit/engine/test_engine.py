@@ -306,3 +306,46 @@ async def test_live_backoff_then_dead_letter(store: StateStore) -> None:
     assert store.inbox_counts()["failed"] == 1 and store.inbox_counts()["pending"] == 0
     [letter] = store.dlq_list()
     assert letter.record_key == "c1" and letter.attempts == 3
+
+
+class _SlowTarget(FakeTarget):
+    """Each write takes a while, so delivering a claim outlasts several lease periods."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(bulk=False)
+        self.delay = delay
+        self.in_flight: set[str] = set()
+        self.overlaps: list[str] = []
+
+    async def upsert(self, item):  # type: ignore[no-untyped-def]
+        if item.record_key in self.in_flight:
+            self.overlaps.append(item.record_key)
+        self.in_flight.add(item.record_key)
+        try:
+            await asyncio.sleep(self.delay)
+            return await super().upsert(item)
+        finally:
+            self.in_flight.discard(item.record_key)
+
+
+async def test_a_claim_outlasting_its_lease_is_renewed_not_taken_over(store: StateStore) -> None:
+    from datetime import timedelta
+
+    src, tgt = FakeSource(), _SlowTarget(delay=1.2)
+    ttl = timedelta(seconds=0.3)
+    for cid in ("c1", "c2"):
+        src.put(customer(cid, version=2))
+        src.feed.append(event(cid, 2, record=customer(cid, version=2)))
+    first = make_flow(store, src, tgt, worker_id="w1", lease_ttl=ttl)
+    second = make_flow(store, src, tgt, worker_id="w2", lease_ttl=ttl)
+    await poll_once(first)
+
+    async def late_worker() -> int:
+        await asyncio.sleep(0.7)  # more than two lease periods into w1's claim
+        assert set(store.lease_holders("res:").values()) == {"w1"}
+        return await process_inbox(second)
+
+    settled_first, settled_second = await asyncio.gather(process_inbox(first), late_worker())
+    assert (settled_first, settled_second) == (2, 0)
+    assert sorted(tgt.upserts) == ["c1", "c2"] and tgt.overlaps == []
+    assert store.lease_holders("res:") == {}  # released when done
