@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import socket
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +30,7 @@ from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
 from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
+from crmsync.sync_jobs import SyncJobs
 from crmsync.synclog import RedactionPolicy, SyncLogWriter
 
 log = logging.getLogger("crmsync.service")
@@ -111,6 +115,8 @@ class Service:
             self._build_flows(fs)
         if not self.flows:
             raise ConfigError("no flow has an entity that both its source and target support")
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.jobs = SyncJobs(self, self.worker_id)
 
     def _observe(self, rec: RequestRecord) -> None:
         self.requests(rec)
@@ -168,15 +174,17 @@ class Service:
         progress: ProgressFn | None = None,
         stop: asyncio.Event | None = None,
         resume: bool = True,
+        stats: SyncStats | None = None,
     ) -> tuple[bool, SyncStats]:
-        flow = self.flow(entity_kind(entity), flow_name)
-        flow.stats = SyncStats()
+        """One bulk sync run on its own copy of the flow (its counts are not mixed with live sync's);
+        ``stats`` lets a caller watch the counts while it runs."""
+        flow = replace(self.flow(entity_kind(entity), flow_name), stats=stats or SyncStats())
         before = self.requests.writes[flow.target.name]
         try:
             complete = await sync_all(flow, ids=ids, progress=progress, stop=stop, resume=resume)
         finally:
             self.synclog.flush()
-        flow.stats.target_writes = self.requests.writes[flow.target.name] - before
+            flow.stats.target_writes = self.requests.writes[flow.target.name] - before
         return complete, flow.stats
 
     async def run_live(self, stop: asyncio.Event, *, on_cycle: Any = None) -> None:
@@ -197,11 +205,17 @@ class Service:
             self.synclog.flush()
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
-        """Flush the sync log every second; apply its retention every hour."""
+        """Flush the sync log every second; resume sync jobs whose worker died; apply the log's
+        retention every hour."""
         last_purge = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             self.synclog.flush()
+            try:
+                for job_id in self.jobs.resume_orphans():
+                    log.info("resumed sync job %d (its worker stopped renewing its lease)", job_id)
+            except CrmsyncError as exc:
+                log.warning("resuming sync jobs failed: %s", exc)
             if loop.time() - last_purge > 3600:
                 purged = self.synclog.purge()
                 if purged:
@@ -345,6 +359,7 @@ class Service:
         }
 
     async def aclose(self) -> None:
+        await self.jobs.aclose()
         with contextlib.suppress(Exception):
             self.synclog.flush()
         for conn in self.connections.values():

@@ -1,4 +1,5 @@
-"""The HTTP API served by ``crmsync run`` (and the demo): health, status, ingress.
+"""The HTTP API served by ``crmsync run`` (and the demo): health, status, bulk sync jobs, dead
+letters, the sync log, metrics and ingress.
 
 Thin over :class:`crmsync.service.Service`. Everything but ``/health`` requires the admin bearer
 token from the config; the ingress instead accepts the optional ``http.ingress_token`` (as
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 
 from crmsync import __version__
 from crmsync.api.metrics import ServiceCollector
+from crmsync.api.sync_routes import sync_router
 from crmsync.errors import CrmsyncError, IngressError
 from crmsync.service import Service
 
@@ -48,6 +50,8 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    app.include_router(sync_router(service), dependencies=[Depends(admin)])
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector(service))

@@ -24,6 +24,7 @@ from crmsync.cli.common import run as _run
 from crmsync.cli.common import service as _service
 from crmsync.cli.ops import dlq_app, log_command
 from crmsync.errors import CrmsyncError
+from crmsync.sync_jobs import JobConflictError
 
 app = typer.Typer(
     name="crmsync",
@@ -131,33 +132,44 @@ def sync(
                 read_task = bar.add_task("read", total=None, info="")
                 deliver_task = bar.add_task("deliver", total=None, info="", visible=False)
 
-                def on_progress(p: Any) -> None:
+                def on_progress(job: Any, p: Any) -> None:
                     bar.update(
-                        read_task, completed=p.read, info=f"unchanged {p.unchanged}  failed {p.failed}"
+                        read_task,
+                        description=f"job {job.id}: read",
+                        completed=p.read,
+                        info=f"delivered {p.delivered}  unchanged {p.unchanged}  failed {p.failed}",
                     )
                     if p.phase == "delivering" and p.batch_total:
                         bar.update(deliver_task, visible=True, total=p.batch_total, completed=p.batch_done)
 
-                complete, stats = await svc.sync(
-                    entity, ids=id_list, flow_name=flow, progress=on_progress, resume=not restart
-                )
+                try:
+                    job = await svc.jobs.run(
+                        entity, ids=id_list, flow_name=flow, progress=on_progress, restart=restart
+                    )
+                except JobConflictError as exc:
+                    err.print(f"[red]{exc.message}[/]: wait for it, or stop it with POST /sync/{entity}/stop")
+                    return False
+            counts = {k: v for k, v in job.counts.items() if k not in ("phase", "batch_done", "batch_total")}
             if as_json:
                 print(
                     json.dumps(
                         {
-                            "complete": complete,
-                            **stats.as_dict(),
-                            "failures": [f.__dict__ for f in stats.failures],
+                            "complete": job.status == "completed",
+                            "job": job.id,
+                            "status": job.status,
+                            **counts,
+                            "failures": job.errors,
                         }
                     )
                 )
             else:
-                _print_stats(stats)
-            if stats.failures:
-                err.print(f"[yellow]{stats.failed} record(s) failed:[/]")
-                for f in stats.failures[:20]:
-                    err.print(f"  {f.record_key}: {f.reason}" + (f" (field {f.field})" if f.field else ""))
-            return bool(complete) and stats.failed == 0
+                _print_counts(job.id, job.status, counts)
+            if job.errors:
+                err.print(f"[yellow]{counts.get('failed', len(job.errors))} record(s) failed:[/]")
+                for f in job.errors[:20]:
+                    field = f" (field {f['field']})" if f.get("field") else ""
+                    err.print(f"  {f.get('record_key')}: {f.get('reason')}{field}")
+            return job.status == "completed" and not job.errors
         finally:
             await svc.aclose()
 
@@ -165,11 +177,11 @@ def sync(
     raise typer.Exit(0 if ok else 1)
 
 
-def _print_stats(stats: Any) -> None:
-    table = Table(title="sync summary", show_header=False)
-    for k, v in stats.as_dict().items():
-        if v is not None:
-            table.add_row(k.replace("_", " "), f"{v:,.1f}" if isinstance(v, float) else f"{v:,}")
+def _print_counts(job_id: int, status: str, counts: dict[str, Any]) -> None:
+    table = Table(title=f"sync job {job_id}: {status}", show_header=False)
+    for k, v in counts.items():
+        if isinstance(v, int | float):
+            table.add_row(k.replace("_", " "), f"{v:,}")
     console.print(table)
 
 

@@ -28,6 +28,8 @@ from crmsync.store.types import (
     InboxStatus,
     Link,
     LogEntry,
+    SyncJob,
+    SyncJobStatus,
 )
 
 __all__ = [
@@ -49,5 +51,7 @@ __all__ = [
     "StoreError",
     "StoreIntegrityError",
     "StoreUnavailableError",
+    "SyncJob",
+    "SyncJobStatus",
     "UnknownRecordError",
 ]

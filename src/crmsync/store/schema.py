@@ -245,3 +245,28 @@ rate_events = sa.Table(
     sa.Index(None, "bucket", "at"),
     sqlite_autoincrement=True,
 )
+
+SYNC_JOB_STATUS_CHECK = "status IN ('running', 'stopping', 'stopped', 'completed', 'failed')"
+
+sync_jobs = sa.Table(
+    "sync_jobs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("ids", JSONType, nullable=True),
+    sa.Column("restart", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("counts", JSONType, nullable=False),
+    sa.Column("errors", JSONType, nullable=False),
+    sa.Column("resumes", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint(SYNC_JOB_STATUS_CHECK, name="status"),
+    sa.Index(None, "flow", "kind", "id"),
+    sa.Index(None, "status"),
+    sqlite_autoincrement=True,
+)

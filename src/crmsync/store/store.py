@@ -13,6 +13,7 @@ from crmsync.store import migrate as migrations
 from crmsync.store._delivered import DeliveredMixin
 from crmsync.store._identity import IdentityMixin
 from crmsync.store._inbox import InboxMixin
+from crmsync.store._jobs import JobsMixin
 from crmsync.store._leases import LeaseMixin
 from crmsync.store._ops import OpsMixin
 from crmsync.store._rates import RateMixin
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 _MIGRATE_ATTEMPTS = 6
 
 
-class StateStore(IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin, LeaseMixin, RateMixin):
+class StateStore(
+    IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin, LeaseMixin, RateMixin, JobsMixin
+):
     """Identity links, delivered projections, the inbox, positions and checkpoints, in one database.
 
     Thread-safe on SQLite files and PostgreSQL (a connection pool; each call is its own

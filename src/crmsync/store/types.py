@@ -146,3 +146,39 @@ class LogEntry:
     record_key: str | None = None
     error: str | None = None
     id: int | None = None
+
+
+SyncJobStatus = Literal["running", "stopping", "stopped", "completed", "failed"]
+SYNC_JOB_STATUSES: Final[tuple[SyncJobStatus, ...]] = (
+    "running",
+    "stopping",
+    "stopped",
+    "completed",
+    "failed",
+)
+ACTIVE_JOB_STATUSES: Final[tuple[SyncJobStatus, ...]] = ("running", "stopping")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJob:
+    """One bulk sync run started from the API or CLI: its progress, errors and outcome.
+
+    ``counts`` holds the progress figures (read, delivered, unchanged, failed, phase ...);
+    ``errors`` the first failures (record, reason, field). A job whose worker died keeps status
+    ``running`` until a worker resumes it (``resumes`` counts how often that happened).
+    """
+
+    id: int
+    flow: str
+    kind: str
+    status: SyncJobStatus
+    ids: list[str] | None
+    restart: bool
+    owner: str
+    created_at: datetime
+    heartbeat_at: datetime
+    finished_at: datetime | None
+    stop_requested: bool
+    counts: JSONDict
+    errors: list[JSONDict]
+    resumes: int

@@ -69,4 +69,5 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "sync_log",
         "leases",
         "rate_events",
+        "sync_jobs",
     }

@@ -16,13 +16,88 @@ from datetime import UTC, date, datetime
 
 from aiohttp import web
 
-from crmsync.emulators.klaviyo import routes_events, routes_jobs, routes_lists, routes_profiles
+from crmsync.emulators.klaviyo import (
+    routes_catalog,
+    routes_catalog_jobs,
+    routes_catalog_relationships,
+    routes_event_jobs,
+    routes_events,
+    routes_jobs,
+    routes_lists,
+    routes_profiles,
+)
 from crmsync.emulators.klaviyo.context import CTX, MB, Context, RequestRecord
 from crmsync.emulators.klaviyo.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_items = "/api/catalog-items/{id}"
+_categories = "/api/catalog-categories/{id}"
+_rel = routes_catalog_relationships
+CATALOG_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
+    ("GET", "/api/catalog-items", "get_catalog_items", routes_catalog.get_catalog_items),
+    ("POST", "/api/catalog-items", "create_catalog_item", routes_catalog.create_catalog_item),
+    ("GET", _items, "get_catalog_item", routes_catalog.get_catalog_item),
+    ("PATCH", _items, "update_catalog_item", routes_catalog.update_catalog_item),
+    ("DELETE", _items, "delete_catalog_item", routes_catalog.delete_catalog_item),
+    ("GET", "/api/catalog-categories", "get_catalog_categories", routes_catalog.get_catalog_categories),
+    ("POST", "/api/catalog-categories", "create_catalog_category", routes_catalog.create_catalog_category),
+    ("GET", _categories, "get_catalog_category", routes_catalog.get_catalog_category),
+    ("PATCH", _categories, "update_catalog_category", routes_catalog.update_catalog_category),
+    ("DELETE", _categories, "delete_catalog_category", routes_catalog.delete_catalog_category),
+    ("GET", f"{_categories}/items", "get_items_for_catalog_category", _rel.get_items_for_catalog_category),
+    (
+        "GET",
+        f"{_categories}/relationships/items",
+        "get_item_ids_for_catalog_category",
+        _rel.get_item_ids_for_catalog_category,
+    ),
+    (
+        "POST",
+        f"{_categories}/relationships/items",
+        "add_items_to_catalog_category",
+        _rel.add_items_to_catalog_category,
+    ),
+    (
+        "PATCH",
+        f"{_categories}/relationships/items",
+        "update_items_for_catalog_category",
+        _rel.update_items_for_catalog_category,
+    ),
+    (
+        "DELETE",
+        f"{_categories}/relationships/items",
+        "remove_items_from_catalog_category",
+        _rel.remove_items_from_catalog_category,
+    ),
+    ("GET", f"{_items}/categories", "get_categories_for_catalog_item", _rel.get_categories_for_catalog_item),
+    (
+        "GET",
+        f"{_items}/relationships/categories",
+        "get_category_ids_for_catalog_item",
+        _rel.get_category_ids_for_catalog_item,
+    ),
+    (
+        "POST",
+        f"{_items}/relationships/categories",
+        "add_categories_to_catalog_item",
+        _rel.add_categories_to_catalog_item,
+    ),
+    (
+        "PATCH",
+        f"{_items}/relationships/categories",
+        "update_categories_for_catalog_item",
+        _rel.update_categories_for_catalog_item,
+    ),
+    (
+        "DELETE",
+        f"{_items}/relationships/categories",
+        "remove_categories_from_catalog_item",
+        _rel.remove_categories_from_catalog_item,
+    ),
+)
 
 #: (method, path template, operationId, handler) — operation ids as in the spec (rate-limit keys).
 ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
@@ -58,6 +133,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ),
     ("GET", "/api/events", "get_events", routes_events.get_events),
     ("POST", "/api/events", "create_event", routes_events.create_event),
+    ("POST", "/api/event-bulk-create-jobs", "bulk_create_events", routes_event_jobs.bulk_create_events),
     ("GET", "/api/events/{id}", "get_event", routes_events.get_event),
     ("GET", "/api/metrics", "get_metrics", routes_events.get_metrics),
     ("GET", "/api/metrics/{id}", "get_metric", routes_events.get_metric),
@@ -71,6 +147,8 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
         "add_profiles_to_list",
         routes_lists.add_profiles_to_list,
     ),
+    *CATALOG_ROUTES,
+    *routes_catalog_jobs.ROUTES,
 )
 OPERATIONS: dict[tuple[str, str], str] = {(method, path): op for method, path, op, _ in ROUTES}
 
@@ -182,7 +260,7 @@ async def klaviyo_middleware(request: web.Request, handler: Handler) -> web.Stre
     except Exception:
         log.exception("klaviyo emulator: unhandled error on %s %s", request.method, request.path)
         response = ApiError(500, "error", "A server error occurred.").response()
-    if limit_headers is not None:
+    if limit_headers is not None and response.status != 429:  # a 429 carries only Retry-After
         response.headers.update(limit_headers)
     record(ctx, request, operation, response.status, started, wall)
     return response

@@ -1,4 +1,4 @@
-"""``KlaviyoEmulator``: a faithful local Klaviyo API (profiles, bulk import jobs, events, lists).
+"""``KlaviyoEmulator``: a faithful local Klaviyo API (profiles, bulk jobs, events, lists, catalog).
 
 Usage::
 
@@ -6,6 +6,8 @@ Usage::
     base_url = await emu.start()            # or emu.start_in_thread() for blocking clients (SDK)
     ...                                     # point the client at base_url (SDK: test_host=base_url)
     emu.find_profiles(email="a@b.com")      # inspect state directly
+    emu.find_events(metric="Placed Order", profile_email="a@b.com", unique_id="o-1")
+    emu.catalog_items["$custom:::$default:::SKU-1"]["category_ids"]   # also emu.catalog_categories
     emu.write_count()                       # 2xx POST/PATCH/DELETE under /api/ since the last reset
     await emu.stop()
 
@@ -32,9 +34,10 @@ from crmsync.emulators.klaviyo.app import build_app
 from crmsync.emulators.klaviyo.context import Context, RequestRecord
 from crmsync.emulators.klaviyo.fault_wiring import recorder, render
 from crmsync.emulators.klaviyo.ids import IdFactory
-from crmsync.emulators.klaviyo.jobs import BulkJob, JobManager
+from crmsync.emulators.klaviyo.jobs import MAX_CATALOG_IN_PROGRESS, BulkJob, CatalogJob, JobManager
 from crmsync.emulators.klaviyo.ratelimit import RateLimiter
 from crmsync.emulators.klaviyo.store import Event, KList, Metric, Store
+from crmsync.emulators.klaviyo.views import CatalogCategoriesView, CatalogItemsView, find_events
 
 
 class ProfilesView(Mapping[str, dict[str, Any]]):
@@ -81,16 +84,13 @@ class KlaviyoEmulator:
         job_step_seconds: float = 0.05,
         seed: int | None = None,
         faults: FaultPlan | None = None,
+        max_catalog_jobs_in_progress: int = MAX_CATALOG_IN_PROGRESS,
     ) -> None:
         ids = IdFactory(seed)
         store = Store(ids)
-        self._ctx = Context(
-            store=store,
-            ids=ids,
-            jobs=JobManager(store, ids, job_step_seconds),
-            limiter=RateLimiter(),
-            rate_limits=rate_limits,
-        )
+        jobs = JobManager(store, ids, job_step_seconds)
+        jobs.max_catalog_in_progress = max_catalog_jobs_in_progress  # the spec's 500, lower in tests
+        self._ctx = Context(store=store, ids=ids, jobs=jobs, limiter=RateLimiter(), rate_limits=rate_limits)
         self.fault_injector = FaultInjector(faults, api_prefixes=("/api/",))
         self._server = EmulatorServer(self.app)
         self._thread_server: EmulatorServer | None = None
@@ -158,6 +158,40 @@ class KlaviyoEmulator:
     @property
     def jobs(self) -> Mapping[str, BulkJob]:
         return self._ctx.jobs.jobs
+
+    @property
+    def catalog_jobs(self) -> Mapping[str, CatalogJob]:
+        """Catalog bulk create/update/delete jobs by id (``job.kind`` is the JSON:API type)."""
+        return self._ctx.jobs.catalog_jobs
+
+    @property
+    def catalog_items(self) -> CatalogItemsView:
+        """``compound id -> snapshot`` of catalog items (attributes plus sorted ``category_ids``)."""
+        return CatalogItemsView(self._ctx.store.catalog)
+
+    @property
+    def catalog_categories(self) -> CatalogCategoriesView:
+        """``compound id -> snapshot`` of catalog categories (``name`` plus sorted ``item_ids``)."""
+        return CatalogCategoriesView(self._ctx.store.catalog)
+
+    def find_events(
+        self,
+        *,
+        metric: str | None = None,
+        profile_id: str | None = None,
+        profile_email: str | None = None,
+        profile_external_id: str | None = None,
+        unique_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored events matching all the given criteria (``metric`` by name), oldest first."""
+        return find_events(
+            self._ctx.store,
+            metric=metric,
+            profile_id=profile_id,
+            profile_email=profile_email,
+            profile_external_id=profile_external_id,
+            unique_id=unique_id,
+        )
 
     @property
     def lists(self) -> Mapping[str, KList]:

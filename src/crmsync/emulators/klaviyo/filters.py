@@ -194,6 +194,9 @@ class FieldSpec:
     kind: str = "string"  # string | datetime | number | bool
     list_ops: frozenset[str] = field(default_factory=frozenset)
     fold_case: bool = False  # compare lower-cased (emails)
+    #: The getter returns a collection (an item's category ids): a condition holds when it holds
+    #: for any member, so ``equals(category.id,"X")`` means "is in category X".
+    multi: bool = False
 
 
 Getter = Callable[[str], Any]
@@ -306,6 +309,8 @@ def _build(
     if cond.op == "has":
         return cond, lambda get: get(cond.field) is not None
     op, name, expected = cond.op, cond.field, cond.value
+    if spec.multi:
+        return cond, lambda get: any(_compare(op, member, expected) for member in get(name) or ())
     return cond, lambda get: _compare(op, get(name), expected)
 
 
@@ -319,6 +324,8 @@ def compile_filter(text: str, specs: Mapping[str, FieldSpec], resource: str) -> 
     return Filter(nodes, lambda get: all(p(get) for p in preds))
 
 
-def spec(ops: str, kind: str = "string", list_ops: str = "", *, fold_case: bool = False) -> FieldSpec:
+def spec(
+    ops: str, kind: str = "string", list_ops: str = "", *, fold_case: bool = False, multi: bool = False
+) -> FieldSpec:
     """Shorthand: ``spec("any equals")`` -> FieldSpec with those operators."""
-    return FieldSpec(frozenset(ops.split()), kind, frozenset(list_ops.split()), fold_case)
+    return FieldSpec(frozenset(ops.split()), kind, frozenset(list_ops.split()), fold_case, multi)

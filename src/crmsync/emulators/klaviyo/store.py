@@ -1,4 +1,4 @@
-"""In-memory Klaviyo account: profiles (indexed by identifier), lists, metrics and events.
+"""In-memory Klaviyo account: profiles (indexed by identifier), lists, metrics, events, catalog.
 
 Write semantics mirror the real API:
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crmsync.emulators.klaviyo.catalog_store import CatalogStore
 from crmsync.emulators.klaviyo.errors import duplicate_profile, not_found
 from crmsync.emulators.klaviyo.ids import IdFactory, now
 from crmsync.emulators.klaviyo.validation import IDENTIFIERS, LOCATION_FIELDS, STRING_FIELDS, PatchOps
@@ -117,6 +118,7 @@ class Store:
         self.events: list[Event] = []
         self.events_by_id: dict[str, Event] = {}
         self.event_keys: set[tuple[str, str, str]] = set()
+        self.catalog = CatalogStore(self.lock)  # catalog items and categories (catalog_store.py)
 
     # -- lookups ---------------------------------------------------------------------------------
     def profile(self, profile_id: str) -> Profile:
