@@ -25,6 +25,7 @@ from pydantic import (
 
 from crmsync.connectors import settings_model
 from crmsync.errors import ConfigError
+from crmsync.mapping.orders import OrderEventRules
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -100,6 +101,9 @@ class RetrySettings(BaseModel):
 
 class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    order_events: OrderEventRules = Field(
+        default_factory=OrderEventRules, description="which order facts become which event metric"
+    )
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     source: str
     target: str

@@ -24,9 +24,11 @@ from crmsync.connectors import create_connector
 from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process_inbox, run_live, sync_all
 from crmsync.engine.bulk import ProgressFn
 from crmsync.engine.delivery import dead_letter, deliver_records
+from crmsync.engine.dependencies import customers_first
 from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
+from crmsync.mapping.orders import OrderEventProjector
 from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
 from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
@@ -130,25 +132,53 @@ class Service:
         if not isinstance(target, TargetConnector):
             raise ConfigError(f"connection {fs.target!r} cannot be a target", path=f"flows.{fs.name}.target")
         contract = load_contract(fs.mapping)
+        customers: Flow | None = None
+
+        def customer_flow() -> Flow:
+            nonlocal customers
+            if customers is None:
+                customers = self.flows.get((fs.name, "customer")) or self._flow(
+                    fs, "customer", source, target, projector=Projector(contract)
+                )
+            return customers
+
         for kind in fs.entities:
             if kind not in source.capabilities.entities or kind not in target.capabilities.entities:
                 self.unsupported.append(f"{fs.name}:{kind}")
                 continue
-            if kind != "customer":  # one contract per entity; only customers have one so far
+            if kind == "customer":
+                self.flows[(fs.name, kind)] = customer_flow()
+            elif kind == "order":
+                flow = self._flow(fs, kind, source, target, events=OrderEventProjector(fs.order_events))
+                if "customer" in source.capabilities.entities:
+                    flow.prerequisite = customers_first(customer_flow())
+                self.flows[(fs.name, kind)] = flow
+            else:  # categories and products: not yet
                 self.unsupported.append(f"{fs.name}:{kind}")
-                continue
-            self.flows[(fs.name, kind)] = Flow(
-                name=fs.name,
-                kind=kind,
-                source=source,
-                target=target,
-                projector=Projector(contract),
-                store=self.store,
-                bulk_threshold=fs.bulk_threshold,
-                batch_size=fs.batch_size,
-                policy=self.policy,
-                lease_ttl=timedelta(seconds=fs.lease_seconds),
-            )
+
+    def _flow(
+        self,
+        fs: FlowSettings,
+        kind: str,
+        source: SourceConnector,
+        target: TargetConnector,
+        *,
+        projector: Projector | None = None,
+        events: OrderEventProjector | None = None,
+    ) -> Flow:
+        return Flow(
+            name=fs.name,
+            kind=kind,
+            source=source,
+            target=target,
+            projector=projector,
+            events=events,
+            store=self.store,
+            bulk_threshold=fs.bulk_threshold,
+            batch_size=fs.batch_size,
+            policy=self.policy,
+            lease_ttl=timedelta(seconds=fs.lease_seconds),
+        )
 
     # -- lookup -----------------------------------------------------------------------------
     def flow(self, kind: str = "customer", name: str | None = None) -> Flow:
@@ -302,6 +332,9 @@ class Service:
         if source is None or not isinstance(source, SourceConnector) or not source.capabilities.ingress:
             raise IngressError(f"no ingress for connection {connection!r}", status=404)
         events = source.parse_ingress(body, headers)
+        resolve = getattr(source, "resolve_events", None)
+        if resolve is not None and events:
+            events = await resolve(events)
         stored = 0
         for flow in self.flows.values():
             if flow.source is source:
@@ -323,6 +356,8 @@ class Service:
         records = await flow.source.read_by_ids(kind, [record_id])
         if not records:
             raise CrmsyncError(f"{kind} {record_id} not found in {flow.source.name}", record_key=record_id)
+        if flow.projector is None:
+            raise CrmsyncError(f"mapping preview is for customer-style flows; {kind} records become events")
         result = flow.projector.project(records[0].data)
         internal = self.store.resolve(kind, flow.source.system, "id", record_id)
         last = self.store.get_delivered(flow.target_key, [internal]).get(internal) if internal else None

@@ -349,6 +349,10 @@ def emulate_commercetools(
         float, typer.Option(help="share of deliveries delayed out of order (0..1)")
     ] = 0.0,
     seed_customers: Annotated[int, typer.Option(help="seed this many generated customers")] = 0,
+    seed_catalog: Annotated[
+        bool, typer.Option(help="seed a category tree and products (implied by --seed-orders)")
+    ] = False,
+    seed_orders: Annotated[int, typer.Option(help="seed this many orders for the seeded customers")] = 0,
     faults: Annotated[str | None, typer.Option(help=FAULTS_HELP)] = None,
 ) -> None:
     """The commercetools emulator (any client id/secret accepted)."""
@@ -366,6 +370,10 @@ def emulate_commercetools(
         )
         for draft in generate_customer_drafts(seed_customers):
             emu.create_customer(draft)
+        if seed_catalog or seed_orders:
+            emu.seed_catalog()
+        if seed_orders:
+            emu.seed_orders(seed_orders)
         url = await emu.start(port)
         err.print(f"commercetools emulator: api_url=auth_url={url} project_key={project_key}")
         await _wait_forever(emu)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crmsync.engine.events import deliver_event_records
 from crmsync.engine.flow import Flow
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
@@ -69,6 +70,22 @@ async def deliver_records(
         return outcome
     stats = flow.stats
     store = flow.store
+    if flow.events is not None:
+        await deliver_event_records(
+            flow,
+            records,
+            outcome,
+            letters,
+            progress=progress,
+            force_bulk=force_bulk,
+            attempts=dict(tries),
+            dead_letter=dead_letter,
+        )
+        if letters:
+            store.dlq_add(letters)
+        return outcome
+    if flow.projector is None:
+        raise CrmsyncError(f"flow {flow.name} has no mapping for {flow.kind} records")
     ids = store.ensure_records(flow.kind, flow.source.system, "id", [r.id for r in records])
     previous = store.get_delivered(flow.target_key, list(ids.values()))
 

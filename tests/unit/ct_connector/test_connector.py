@@ -28,7 +28,7 @@ def test_create_normalises_urls_and_implements_the_port() -> None:
     assert isinstance(connector, SourceConnector)
     assert connector.name == "shop" and connector.system == "commercetools"
     caps = connector.capabilities
-    assert caps.entities == {"customer"} and caps.max_page_size == 500
+    assert caps.entities == {"customer", "order"} and caps.max_page_size == 500
     assert caps.read_pages and caps.read_by_ids and caps.change_feed and caps.ingress
     assert connector.settings.api_url == "https://api.europe-west1.gcp.commercetools.com"
     assert connector.client.auth.token_url == "https://auth.europe-west1.gcp.commercetools.com/oauth/token"
@@ -67,10 +67,10 @@ def test_missing_secret_is_reported_without_values() -> None:
 
 async def test_unknown_kinds_are_refused() -> None:
     connector = create("shop", BASE)
-    with pytest.raises(PermanentError, match="does not read kind 'order'"):
-        await connector.read_by_ids("order", ["1"])
-    with pytest.raises(PermanentError, match="does not read kind 'order'"):
-        async for _ in connector.read_pages("order"):
+    with pytest.raises(PermanentError, match="does not read kind 'cart'"):
+        await connector.read_by_ids("cart", ["1"])
+    with pytest.raises(PermanentError, match="does not read kind 'cart'"):
+        async for _ in connector.read_pages("cart"):
             pass
     await connector.aclose()
 

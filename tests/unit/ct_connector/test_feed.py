@@ -213,7 +213,7 @@ async def test_invalid_cursors_are_config_errors(cursor: dict[str, Any]) -> None
         await feed(FakeMessagesApi()).poll(["customer"], cursor)
 
 
-@pytest.mark.parametrize("kinds", [[], ["order"], ["customer", "product"]])
+@pytest.mark.parametrize("kinds", [[], ["cart"], ["customer", "shopping-list"]])
 async def test_unsupported_kinds(kinds: list[str]) -> None:
     with pytest.raises(PermanentError):
         await feed(FakeMessagesApi()).poll(kinds, None)

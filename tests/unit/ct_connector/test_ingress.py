@@ -166,7 +166,8 @@ def test_cloudevents_binary_mode_in_http_headers_and_pubsub_attributes() -> None
     [
         body(message("PaymentCreated", type_id="payment")),
         body(change("ResourceCreated", type_id="product")),
-        body(pubsub(change("ResourceDeleted", type_id="order"))),
+        body(pubsub(change("ResourceDeleted", type_id="cart"))),
+        body(change("ResourceUpdated", type_id="payment")),
         body(
             cloudevent({"notificationType": "Message"}, "com.commercetools.product.message.ProductPublished")
         ),

@@ -18,9 +18,14 @@ from typing import Any
 from crmsync.errors import IngressError
 from crmsync.ports import ChangeEvent
 
-# commercetools resource typeId -> crmsync entity kind (only customers are synchronised today)
-RESOURCE_KINDS: Mapping[str, str] = {"customer": "customer"}
-KIND_TYPE_IDS: Mapping[str, str] = {kind: type_id for type_id, kind in RESOURCE_KINDS.items()}
+# commercetools resource typeId -> crmsync entity kind. Payment messages (refund transactions)
+# belong to the order that references the payment: they become order events whose resource id is
+# ``payment:<payment id>`` until the connector resolves it to the order (``resolve_events``).
+RESOURCE_KINDS: Mapping[str, str] = {"customer": "customer", "order": "order", "payment": "order"}
+KIND_TYPE_IDS: Mapping[str, tuple[str, ...]] = {
+    kind: tuple(t for t, k in RESOURCE_KINDS.items() if k == kind) for kind in set(RESOURCE_KINDS.values())
+}
+PAYMENT_PREFIX = "payment:"
 
 CHANGE_NOTIFICATIONS = frozenset({"ResourceCreated", "ResourceUpdated", "ResourceDeleted"})
 MAX_ID_LENGTH = 256
@@ -34,6 +39,7 @@ class MessageType:
 
     fields: tuple[str, ...] = ()
     carries_record: bool = False  # the full resource is in the message: no re-read needed
+    record_field: str = "customer"  # where the message carries it
     deletes: bool = False
     sensitive: tuple[str, ...] = ()  # fields replaced by "***" in ``ChangeEvent.raw``
 
@@ -83,6 +89,40 @@ CUSTOMER_MESSAGE_TYPES: Mapping[str, MessageType] = {
     "CustomerAddressCustomFieldAdded": MessageType(("name", "value", "addressId")),
     "CustomerAddressCustomFieldChanged": MessageType(("name", "value", "previousValue", "addressId")),
     "CustomerAddressCustomFieldRemoved": MessageType(("name", "addressId")),
+}
+# Order messages. None carries a record the engine can use as is: OrderCreated/OrderImported hold
+# the order without its expanded payments and without the state-change times the events need, so
+# every order event re-reads the order (one batched read per cycle). Unknown types re-read too.
+ORDER_MESSAGE_TYPES: Mapping[str, MessageType] = {
+    "OrderCreated": MessageType(("order",)),
+    "OrderImported": MessageType(("order",)),
+    "OrderCreatedFromRecurringOrder": MessageType(("order", "recurringOrderRef")),
+    "OrderDeleted": MessageType(("order",), deletes=True),
+    "OrderStateChanged": MessageType(("orderState", "oldOrderState")),
+    "OrderStateTransition": MessageType(("state", "oldState", "force")),
+    "OrderShipmentStateChanged": MessageType(("shipmentState", "oldShipmentState")),
+    "OrderPaymentStateChanged": MessageType(("paymentState", "oldPaymentState")),
+    "OrderPaymentAdded": MessageType(("payment",)),
+    "OrderPaymentRemoved": MessageType(("payment", "removedPaymentInfo")),
+    "OrderReturnShipmentStateChanged": MessageType(("returnItemId", "returnShipmentState")),
+    "ReturnInfoAdded": MessageType(("returnInfo",)),
+    "ReturnInfoSet": MessageType(("returnInfo",)),
+    "OrderCustomerEmailSet": MessageType(("email", "oldEmail")),
+    "OrderCustomerSet": MessageType(("customer", "customerGroup", "oldCustomer", "oldCustomerGroup")),
+    "OrderLineItemAdded": MessageType(("lineItem", "addedQuantity")),
+    "OrderLineItemRemoved": MessageType(("lineItemId", "removedQuantity")),
+    "OrderDiscountCodeAdded": MessageType(("discountCode",)),
+    "OrderDiscountCodeRemoved": MessageType(("discountCode",)),
+    "OrderStoreSet": MessageType(("store",)),
+}
+PAYMENT_MESSAGE_TYPES: Mapping[str, MessageType] = {
+    "PaymentTransactionAdded": MessageType(("transaction",)),
+    "PaymentTransactionStateChanged": MessageType(("transactionId", "state")),
+}
+MESSAGE_TYPES: Mapping[str, Mapping[str, MessageType]] = {
+    "customer": CUSTOMER_MESSAGE_TYPES,
+    "order": ORDER_MESSAGE_TYPES,
+    "payment": PAYMENT_MESSAGE_TYPES,
 }
 _UNKNOWN = MessageType()
 
@@ -204,22 +244,31 @@ def message_to_event(message: Mapping[str, Any], where: str = "") -> ChangeEvent
         message_type = req_str(message, "type", where, max_length=128)
         if not_included:
             req_object(message, "payloadNotIncluded", where)
-    spec = CUSTOMER_MESSAGE_TYPES.get(message_type, _UNKNOWN)
+    type_id = str(resource.get("typeId"))
+    if type_id == "payment" and message_type not in PAYMENT_MESSAGE_TYPES:
+        return None  # only transactions matter for orders (refunds); the rest is acknowledged
+    spec = MESSAGE_TYPES.get(type_id, {}).get(message_type, _UNKNOWN)
     record: dict[str, Any] | None = None
-    if spec.carries_record and not not_included and message.get("customer") is not None:
-        customer = req_object(message, "customer", where)
-        customer_id = customer.get("id")
-        if customer_id is not None and customer_id != resource_id:
-            raise IngressError(f"field '{where}customer.id' does not match '{where}resource.id'")
-        record = dict(customer)
+    field = spec.record_field
+    if spec.carries_record and not not_included and message.get(field) is not None:
+        carried = req_object(message, field, where)
+        carried_id = carried.get("id")
+        if carried_id is not None and carried_id != resource_id:
+            raise IngressError(f"field '{where}{field}.id' does not match '{where}resource.id'")
+        record = dict(carried)
+    sequence: int | None = req_int(message, "sequenceNumber", where)
+    resource_version: int | None = req_int(message, "resourceVersion", where)
+    if type_id == "payment":
+        # the payment's own sequence and version say nothing about the order's: no ordering claim
+        resource_id, sequence, resource_version = PAYMENT_PREFIX + resource_id, None, None
     return ChangeEvent(
         event_id=message_id,
         kind=kind,
         resource_id=resource_id,
         event_type=message_type,
         occurred_at=req_timestamp(message, "createdAt", where),
-        sequence=req_int(message, "sequenceNumber", where),
-        resource_version=req_int(message, "resourceVersion", where),
+        sequence=sequence,
+        resource_version=resource_version,
         record=record,
         deleted=spec.deletes,
         data_erasure=opt_bool(message, "dataErasure", where),
@@ -244,14 +293,17 @@ def change_to_event(payload: Mapping[str, Any], where: str = "") -> ChangeEvent 
     if "oldVersion" in payload and payload["oldVersion"] is not None:
         req_int(payload, "oldVersion", where)
     event_id = f"{resource_id}:{version}"
+    order: int | None = version
+    if resource.get("typeId") == "payment":  # transactions arrive as messages (see message_to_event)
+        return None
     return ChangeEvent(
         event_id=event_id,
         kind=kind,
         resource_id=resource_id,
         event_type=notification,
         occurred_at=req_timestamp(payload, "modifiedAt", where),
-        sequence=version,
-        resource_version=version,
+        sequence=order,
+        resource_version=order,
         record=None,
         deleted=notification == "ResourceDeleted",
         data_erasure=opt_bool(payload, "dataErasure", where),

@@ -170,7 +170,7 @@ class MessageFeed:
                 f"the commercetools change feed does not support kinds {unknown}",
                 connection=self._client.transport.connection,
             )
-        return sorted({KIND_TYPE_IDS[k] for k in kinds})
+        return sorted({t for k in kinds for t in KIND_TYPE_IDS[k]})
 
     async def _page(self, where: str) -> list[dict[str, Any]]:
         params = [

@@ -1,4 +1,4 @@
-"""commercetools as a :class:`crmsync.ports.SourceConnector` for customers.
+"""commercetools as a :class:`crmsync.ports.SourceConnector` for customers and orders.
 
 Full reads page by keyset (``sort=id asc`` + ``where=id > "<last>"``), never by ``offset``, which
 the API caps at 10 000 and which skips or repeats records that change mid-read. Batched reads by
@@ -19,6 +19,7 @@ from yarl import URL
 from crmsync.connectors.commercetools.client import CommercetoolsClient, Params
 from crmsync.connectors.commercetools.feed import MessageFeed, quote_literal
 from crmsync.connectors.commercetools.ingress import parse_ingress
+from crmsync.connectors.commercetools.orders import OrderFacts
 from crmsync.connectors.commercetools.settings import CommercetoolsSettings
 from crmsync.connectors.commercetools.transport import Sleep
 from crmsync.errors import NotFoundError, PermanentError
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 
 MAX_URL_BYTES = 8000
 MAX_LIMIT = 500
-_COLLECTIONS: Mapping[str, str] = {"customer": "customers"}  # kind -> collection path
+_COLLECTIONS: Mapping[str, str] = {"customer": "customers", "order": "orders"}  # kind -> collection path
+# Reads of orders expand what their events need: payments (refund transactions) and discount codes.
+_EXPAND: Mapping[str, tuple[str, ...]] = {
+    "order": ("paymentInfo.payments[*]", "discountCodes[*].discountCode"),
+}
 
 
 def _query_cost(text: str) -> int:
@@ -41,7 +46,7 @@ class CommercetoolsConnector:
 
     system = "commercetools"
     capabilities = Capabilities(
-        entities=frozenset({"customer"}),
+        entities=frozenset(_COLLECTIONS),
         read_pages=True,
         read_by_ids=True,
         change_feed=True,
@@ -62,6 +67,7 @@ class CommercetoolsConnector:
         self.name = name
         self.settings = settings
         self.client = CommercetoolsClient(settings, connection=name, observer=observer, sleep=sleep, rng=rng)
+        self._orders = OrderFacts(self.client, self._id_chunks)
         self._feed = MessageFeed(
             self.client,
             overlap_seconds=settings.poll_overlap_seconds,
@@ -86,6 +92,7 @@ class CommercetoolsConnector:
             if last is not None:
                 params.append(("where", f"id > {quote_literal(last)}"))
             params += [("limit", str(limit)), ("withTotal", "false")]
+            params += [("expand", e) for e in _EXPAND.get(kind, ())]
             records = await self._query(kind, collection, params)
             if records:
                 yield records
@@ -102,6 +109,7 @@ class CommercetoolsConnector:
         for chunk in self._id_chunks(collection, wanted):
             where = f"id in ({', '.join(quote_literal(i) for i in chunk)})"
             params = [("where", where), ("limit", str(MAX_LIMIT)), ("withTotal", "false")]
+            params += [("expand", e) for e in _EXPAND.get(kind, ())]
             for record in await self._query(kind, collection, params):
                 found[record.id] = record
         return [found[i] for i in wanted if i in found]
@@ -144,7 +152,10 @@ class CommercetoolsConnector:
                 connection=self.name,
                 correlation_id=response.correlation_id,
             )
-        return [self._record(kind, item, response.correlation_id) for item in results]
+        records = [self._record(kind, item, response.correlation_id) for item in results]
+        if kind == "order" and records:
+            await self._orders.attach_state_times(records)
+        return records
 
     def _record(self, kind: str, item: Any, correlation_id: str | None) -> SourceRecord:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
@@ -208,7 +219,12 @@ class CommercetoolsConnector:
         self, kinds: list[str], cursor: dict[str, Any] | None
     ) -> tuple[list[ChangeEvent], dict[str, Any]]:
         """New messages since ``cursor`` (see :mod:`.feed`); store the cursor after the events."""
-        return await self._feed.poll(kinds, cursor)
+        events, new_cursor = await self._feed.poll(kinds, cursor)
+        return await self.resolve_events(events), new_cursor
+
+    async def resolve_events(self, events: list[ChangeEvent]) -> list[ChangeEvent]:
+        """Payment transaction events become events of the orders that reference the payments."""
+        return await self._orders.resolve_payment_events(events)
 
     def parse_ingress(self, body: bytes, headers: Mapping[str, str]) -> list[ChangeEvent]:
         """Parse one pushed Subscription delivery (see :mod:`.ingress`)."""

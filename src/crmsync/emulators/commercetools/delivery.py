@@ -40,7 +40,7 @@ _COMMON_MESSAGE_FIELDS = (
     "id", "version", "sequenceNumber", "resource", "resourceVersion", "resourceUserProvidedIdentifiers",
     "createdAt", "lastModifiedAt",
 )  # fmt: skip
-_PLURAL = {"customer": "customers", "key-value-document": "custom-objects"}
+_PLURAL = {"customer": "customers", "key-value-document": "custom-objects", "category": "categories"}
 
 
 def message_payload(

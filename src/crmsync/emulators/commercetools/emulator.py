@@ -22,6 +22,7 @@ from .._runtime import EmulatorServer
 from ..faults import FaultInjector, FaultPlan
 from ._util import Clock, jcopy
 from .auth import TokenStore
+from .commerce import DIRECT_ACTOR, CommerceMixin
 from .custom_objects import CustomObjectStore
 from .customer_draft import References
 from .customers import CustomerRepository
@@ -31,13 +32,14 @@ from .references import KeyedReferences, TypeRegistry
 
 log = logging.getLogger(__name__)
 
-DIRECT_ACTOR = {"clientId": "emulator-direct-access", "isPlatformClient": False}
 DEFAULT_STORES = ("eu-store", "uk-store", "us-store")
 PROJECT_LANGUAGES = ["en", "en-GB", "en-US", "de", "de-DE", "fr", "fr-FR", "sv", "sv-SE", "nl", "nl-NL"]
 
 
-class CommercetoolsEmulator:
-    """A faithful local commercetools Composable Commerce API for one project.
+class CommercetoolsEmulator(CommerceMixin):
+    """A faithful local commercetools Composable Commerce API for one project: customers, orders,
+    carts, payments, categories, products (see :mod:`.commerce` for their direct API), messages,
+    custom objects and types.
 
     ``subscription_url`` turns on push delivery (Pub/Sub envelope) of every Message and change
     notification; ``duplicate_rate`` / ``reorder_rate`` (0..1) make that delivery duplicate and
@@ -88,6 +90,7 @@ class CommercetoolsEmulator:
                 concurrency=delivery_concurrency,
             )
         self.repo = CustomerRepository(self.clock, self.refs, self._messages, self._on_change)
+        self._init_commerce()
         self.custom_objects = CustomObjectStore(self.clock)
         self.created_at = self.clock.now_iso()
         self.request_log: list[tuple[str, str, int, float]] = []

@@ -1,4 +1,5 @@
-"""aiohttp routes of the emulator: ``/oauth/*`` (auth service) and ``/{projectKey}/*`` (HTTP API).
+"""aiohttp routes of the emulator: ``/oauth/*`` (auth service) and ``/{projectKey}/*`` (HTTP API);
+the commerce resources' routes are in :mod:`.commerce_routes`.
 
 A middleware gives every response an ``X-Correlation-ID`` (the client's, echoed, or a new one),
 renders every failure — including unknown routes, wrong methods and malformed JSON — in the
@@ -307,4 +308,7 @@ def build_app(emulator: CommercetoolsEmulator) -> web.Application:
     add("GET", project + "/types", routes.query_types)
     add("POST", project + "/types", routes.create_type)
     add("GET", project + "/types/{ident}", routes.get_type)
+    from .commerce_routes import add_commerce_routes
+
+    add_commerce_routes(app, routes)
     return app

@@ -1,16 +1,17 @@
 """The Messages API store and the change notifications subscriptions carry.
 
-Every customer change writes one or more Messages exactly as the platform does: ``version`` is always
-1, ``sequenceNumber`` counts per resource, ``resourceVersion`` is the resource version after the
-change, ``createdAt`` equals ``lastModifiedAt``. Messages are appended in ``createdAt`` order, so the
-``createdAt`` index is append-only and a poll (``where=createdAt > "…"&sort=createdAt asc``) is a
-binary search plus one page.
+Every change (customers, orders, carts, payments, categories, products) writes its Messages as the
+platform does: ``version`` is always 1, ``sequenceNumber`` counts per resource, ``resourceVersion`` is
+the resource version after the change, ``createdAt`` equals ``lastModifiedAt``. Messages are appended
+in ``createdAt`` order, so the ``createdAt`` index is append-only and a poll
+(``where=createdAt > "…"&sort=createdAt asc``) is a binary search plus one page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +34,13 @@ class Change:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
+IDENTIFIER_FIELDS = ("key", "externalId", "orderNumber", "customerNumber", "sku", "slug")
+
+
 def user_provided_identifiers(resource: dict[str, Any]) -> dict[str, Any]:
-    """``resourceUserProvidedIdentifiers`` of a customer: key, externalId, customerNumber when set."""
-    return {
-        name: resource[name]
-        for name in ("key", "externalId", "customerNumber")
-        if resource.get(name) is not None
-    }
+    """``resourceUserProvidedIdentifiers`` (spec type ``UserProvidedIdentifiers``): those of ``key``,
+    ``externalId``, ``orderNumber``, ``customerNumber``, ``sku`` and ``slug`` the resource has set."""
+    return {name: resource[name] for name in IDENTIFIER_FIELDS if resource.get(name) is not None}
 
 
 class MessageLog:
@@ -52,6 +53,22 @@ class MessageLog:
         self._created_index = OrderedIndex()
         self._id_index = OrderedIndex()
         self._lock = threading.RLock()
+        self._deferred: list[tuple[str, dict[str, Any]]] | None = None
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Bulk loading (seeding): id-index entries are merged once at the end instead of one
+        O(n) insert per Message."""
+        with self._lock:
+            outer = self._deferred is not None
+            if not outer:
+                self._deferred = []
+            try:
+                yield
+            finally:
+                if not outer and self._deferred is not None:
+                    deferred, self._deferred = self._deferred, None
+                    self._id_index.extend(deferred)
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -90,7 +107,10 @@ class MessageLog:
                 self._messages.append(message)
                 self._by_id[message["id"]] = message
                 self._created_index.append(created_at, message)
-                self._id_index.insert(message["id"], message)
+                if self._deferred is not None:
+                    self._deferred.append((message["id"], message))
+                else:
+                    self._id_index.insert(message["id"], message)
                 written.append(message)
         return written
 

@@ -134,6 +134,14 @@ class OrderedIndex:
         self.keys.insert(position, key)
         self.items.insert(position, item)
 
+    def extend(self, pairs: Iterable[tuple[str, Any]]) -> None:
+        """Add many entries at once (bulk loads): one sort instead of one O(n) insert per entry."""
+        merged = list(zip(self.keys, self.items, strict=True))
+        merged.extend(pairs)
+        merged.sort(key=lambda pair: pair[0])
+        self.keys = [key for key, _ in merged]
+        self.items = [item for _, item in merged]
+
     def remove(self, key: str, match: Callable[[Any], bool]) -> None:
         position = bisect.bisect_left(self.keys, key)
         while position < len(self.keys) and self.keys[position] == key:
