@@ -272,11 +272,7 @@ class Service:
         body its detail).
         """
         self.synclog.flush()
-        since = letter.first_failed_at - self.policy.max_age - timedelta(hours=1)
-        entries = self.store.log_query(
-            kind=letter.kind, record_key=letter.record_key, since=since, limit=10_000
-        )
-        return entries[-last:]
+        return self.store.log_query(kind=letter.kind, record_key=letter.record_key, limit=last, latest=True)
 
     async def dlq_replay(self, ids: list[int]) -> dict[int, str]:
         """Send each letter's record through the normal pipeline again (re-read from the source).
@@ -324,7 +320,13 @@ class Service:
                 raise ConfigError(f"--record takes KIND:ID (e.g. customer:3cd...), not {record!r}")
             kind = entity_kind(kind)
         self.synclog.flush()
-        return self.store.log_query(correlation_id=correlation_id, kind=kind, record_key=key, limit=limit)
+        return self.store.log_query(
+            correlation_id=correlation_id,
+            kind=kind,
+            record_key=key,
+            limit=limit,
+            latest=correlation_id is None and record is None,
+        )
 
     async def ingest(self, connection: str, body: bytes, headers: Mapping[str, str]) -> int:
         """Store one pushed delivery durably; raise IngressError for malformed input."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as FastPath
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 
@@ -41,6 +42,13 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+LetterId = Annotated[int, FastPath(ge=1, le=2**63 - 1)]
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or wrong bearer token"},
+    403: {"description": "the token is not configured"},
+}
+
+
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="crmsync", version=__version__, description="commerce <-> CRM sync engine")
 
@@ -51,66 +59,112 @@ def create_app(service: Service) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(sync_router(service), dependencies=[Depends(admin)])
+    app.include_router(sync_router(service), dependencies=[Depends(admin)], responses=AUTH_RESPONSES)
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector(service))
 
-    @app.get("/metrics", tags=["ops"], dependencies=[Depends(admin)])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        dependencies=[Depends(admin)],
+        response_class=PlainTextResponse,
+        responses={**AUTH_RESPONSES, 200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
     async def metrics() -> Response:
         """Prometheus metrics (text exposition format)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/status", tags=["ops"], dependencies=[Depends(admin)])
+    @app.get("/status", tags=["ops"], dependencies=[Depends(admin)], responses=AUTH_RESPONSES)
     async def status() -> dict[str, Any]:
         return service.status()
 
-    @app.get("/dlq", tags=["dead letters"], dependencies=[Depends(admin)])
-    async def dlq_list(status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+    @app.get(
+        "/dlq",
+        tags=["dead letters"],
+        dependencies=[Depends(admin)],
+        responses={**AUTH_RESPONSES, 400: {"description": "unknown status"}},
+    )
+    async def dlq_list(
+        status: Literal["open", "replayed", "discarded", "all"] = "open",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
         """Dead letters (``status``: open, replayed, discarded or all)."""
         try:
-            letters = service.dlq_list(None if status == "all" else status, limit=min(limit, 1000))
+            letters = service.dlq_list(None if status == "all" else status, limit=limit)
         except CrmsyncError as exc:
             raise HTTPException(status_code=400, detail=exc.message) from None
         return [asdict(d) for d in letters]
 
-    @app.get("/dlq/{letter_id}", tags=["dead letters"], dependencies=[Depends(admin)])
-    async def dlq_show(letter_id: int) -> dict[str, Any]:
+    @app.get(
+        "/dlq/{letter_id}",
+        tags=["dead letters"],
+        dependencies=[Depends(admin)],
+        responses={**AUTH_RESPONSES, 404: {"description": "no such dead letter"}},
+    )
+    async def dlq_show(letter_id: LetterId) -> dict[str, Any]:
         letter = service.store.dlq_get(letter_id)
         if letter is None:
             raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
         return {**asdict(letter), "requests": [asdict(e) for e in service.dlq_requests(letter)]}
 
-    @app.post("/dlq/{letter_id}/replay", tags=["dead letters"], dependencies=[Depends(admin)])
-    async def dlq_replay(letter_id: int) -> dict[str, Any]:
+    @app.post(
+        "/dlq/{letter_id}/replay",
+        tags=["dead letters"],
+        dependencies=[Depends(admin)],
+        responses={**AUTH_RESPONSES, 404: {"description": "no such dead letter"}},
+    )
+    async def dlq_replay(letter_id: LetterId) -> dict[str, Any]:
         """Send the record through the normal pipeline again (idempotent)."""
         if service.store.dlq_get(letter_id) is None:
             raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
         result = await service.dlq_replay([letter_id])
         return {"id": letter_id, "result": result[letter_id]}
 
-    @app.post("/dlq/{letter_id}/discard", tags=["dead letters"], dependencies=[Depends(admin)])
-    async def dlq_discard(letter_id: int) -> dict[str, Any]:
+    @app.post(
+        "/dlq/{letter_id}/discard",
+        tags=["dead letters"],
+        dependencies=[Depends(admin)],
+        responses={**AUTH_RESPONSES, 404: {"description": "no such dead letter"}},
+    )
+    async def dlq_discard(letter_id: LetterId) -> dict[str, Any]:
         if service.store.dlq_get(letter_id) is None:
             raise HTTPException(status_code=404, detail=f"no dead letter {letter_id}")
         return {"id": letter_id, "discarded": service.dlq_discard([letter_id]) == 1}
 
-    @app.get("/log", tags=["sync log"], dependencies=[Depends(admin)])
+    @app.get(
+        "/log",
+        tags=["sync log"],
+        dependencies=[Depends(admin)],
+        responses={
+            **AUTH_RESPONSES,
+            400: {"description": "a malformed record"},
+        },
+    )
     async def sync_log(
-        correlation_id: str | None = None, record: str | None = None, limit: int = 200
+        correlation_id: Annotated[str | None, Query(max_length=256)] = None,
+        record: Annotated[
+            str | None, Query(max_length=300, pattern=r"^(customers?|orders?|categor(y|ies)|products?):.+$")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     ) -> list[dict[str, Any]]:
-        """Outbound requests for a correlation id or a record (``record=customer:ID``)."""
-        if not correlation_id and not record:
-            raise HTTPException(status_code=400, detail="give correlation_id or record")
+        """Outbound requests for a correlation id or a record (``record=customer:ID``); the latest without."""
         try:
-            entries = service.log_entries(
-                correlation_id=correlation_id, record=record, limit=min(limit, 5000)
-            )
+            entries = service.log_entries(correlation_id=correlation_id, record=record, limit=limit)
         except CrmsyncError as exc:
             raise HTTPException(status_code=400, detail=exc.message) from None
         return [asdict(e) for e in entries]
 
-    @app.post("/ingress/{connection}", tags=["ingress"])
+    @app.post(
+        "/ingress/{connection}",
+        tags=["ingress"],
+        responses={
+            **AUTH_RESPONSES,
+            400: {"description": "malformed payload (acknowledged: redelivery cannot help)"},
+            404: {"description": "no ingress for this connection"},
+            503: {"description": "storing failed: redeliver"},
+        },
+    )
     async def ingress(connection: str, request: Request) -> JSONResponse:
         """A pushed delivery (Google Pub/Sub push envelope, or a plain commercetools payload).
 

@@ -118,9 +118,7 @@ def log_command(
     limit: Annotated[int, typer.Option(help="at most this many entries")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """The sync log: every outbound request for a correlation id or a record."""
-    if not correlation_id and not record:
-        raise typer.BadParameter("give --correlation-id or --record")
+    """The sync log: every outbound request for a correlation id or a record (the latest without)."""
 
     async def go(svc: Any) -> Any:
         return svc.log_entries(correlation_id=correlation_id, record=record, limit=limit)

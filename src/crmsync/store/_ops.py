@@ -180,8 +180,10 @@ class OpsMixin(StoreBase):
         connection: str | None = None,
         since: datetime | None = None,
         limit: int = 200,
+        latest: bool = False,
     ) -> list[LogEntry]:
-        """Entries matching every given filter, oldest first."""
+        """Entries matching every given filter, oldest first: the first ``limit`` of them, or with
+        ``latest`` the last ``limit``."""
         c = sync_log.c
         query = sa.select(*_LOG_COLUMNS)
         if correlation_id is not None:
@@ -194,9 +196,10 @@ class OpsMixin(StoreBase):
             query = query.where(c.connection == connection)
         if since is not None:
             query = query.where(c.at >= require_aware(since, "since"))
-        query = query.order_by(c.id).limit(limit)
+        query = query.order_by(c.id.desc() if latest else c.id).limit(limit)
         with self._read("log_query") as conn:
-            return [LogEntry(*row) for row in conn.execute(query)]
+            entries = [LogEntry(*row) for row in conn.execute(query)]
+        return entries[::-1] if latest else entries
 
     def log_purge(self, older_than: datetime) -> int:
         """Delete entries older than ``older_than`` (the retention setting); returns how many."""

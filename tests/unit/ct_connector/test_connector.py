@@ -28,7 +28,7 @@ def test_create_normalises_urls_and_implements_the_port() -> None:
     assert isinstance(connector, SourceConnector)
     assert connector.name == "shop" and connector.system == "commercetools"
     caps = connector.capabilities
-    assert caps.entities == {"customer", "order"} and caps.max_page_size == 500
+    assert caps.entities == {"customer", "order", "category", "product"} and caps.max_page_size == 500
     assert caps.read_pages and caps.read_by_ids and caps.change_feed and caps.ingress
     assert connector.settings.api_url == "https://api.europe-west1.gcp.commercetools.com"
     assert connector.client.auth.token_url == "https://auth.europe-west1.gcp.commercetools.com/oauth/token"

@@ -165,11 +165,14 @@ def test_cloudevents_binary_mode_in_http_headers_and_pubsub_attributes() -> None
     "raw",
     [
         body(message("PaymentCreated", type_id="payment")),
-        body(change("ResourceCreated", type_id="product")),
+        body(change("ResourceCreated", type_id="product-selection")),
         body(pubsub(change("ResourceDeleted", type_id="cart"))),
         body(change("ResourceUpdated", type_id="payment")),
         body(
-            cloudevent({"notificationType": "Message"}, "com.commercetools.product.message.ProductPublished")
+            cloudevent(
+                {"notificationType": "Message"},
+                "com.commercetools.product-tailoring.message.ProductTailoringPublished",
+            )
         ),
         body({"id": "e", "notificationType": "Event", "type": "ImportContainerCreated", "data": {}}),
         body(message("CustomerGroupCustomFieldAdded", type_id="customer-group", name="x", value=1)),

@@ -78,9 +78,15 @@ def test_subscription_message_payload_in_a_pubsub_envelope(examples: Path) -> No
     assert event.event_type == "CustomerLastNameSet"
 
 
-def test_cloudevents_example_is_a_product_and_is_ignored(examples: Path) -> None:
+def test_cloudevents_example_is_a_product_published_event(examples: Path) -> None:
     ce = load(examples, "Subscription/cloudevents-payload.example.json")
-    assert parse_ingress(raw(ce), {}) == []
+    (event,) = parse_ingress(raw(ce), {})
+    assert (event.kind, event.resource_id, event.event_type) == (
+        "product",
+        "b32d1013-cd25-4cb4-95ab-99c494531d73",
+        "ProductPublished",
+    )
+    assert event.needs_fetch and not event.deleted  # re-read like every product event
     # the same envelope for a customer message is parsed from its Platform ``data``
     ce["type"] = "com.commercetools.customer.message.ProductPublished"
     ce["data"]["resource"]["typeId"] = "customer"
@@ -98,11 +104,12 @@ def test_cloudevents_example_is_a_product_and_is_ignored(examples: Path) -> None
 )
 def test_change_examples(examples: Path, name: str, deleted: bool) -> None:
     payload = load(examples, f"Subscription/{name}")
-    assert parse_ingress(raw(payload), {}) == []  # the examples are products
-    payload["resource"]["typeId"] = "customer"
-    (event,) = parse_ingress(raw(payload), {})
-    assert event.event_id == f"{payload['resource']['id']}:{payload['version']}"
-    assert event.deleted is deleted and event.record is None
+    for type_id in ("product", "customer", "category"):  # the examples are products
+        payload["resource"]["typeId"] = type_id
+        (event,) = parse_ingress(raw(payload), {})
+        assert event.kind == type_id
+        assert event.event_id == f"{payload['resource']['id']}:{payload['version']}"
+        assert event.deleted is deleted and event.record is None
 
 
 def test_payload_not_included_example(examples: Path) -> None:

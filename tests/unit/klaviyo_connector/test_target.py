@@ -47,7 +47,7 @@ def test_connector_satisfies_the_target_protocol(make_connector: Callable[..., K
     assert isinstance(connector, TargetConnector)
     assert connector.system == "klaviyo" and connector.name == "kl"
     assert connector.capabilities == CAPABILITIES
-    assert CAPABILITIES.entities == frozenset({"customer"})
+    assert CAPABILITIES.entities == frozenset({"customer", "order", "category", "product"})
     assert (CAPABILITIES.max_bulk_records, CAPABILITIES.max_bulk_bytes) == (10_000, 5_000_000)
 
 

@@ -1,5 +1,6 @@
-"""commercetools source connector: customers by keyset pages, by ids, from the Messages API feed
-and from pushed Subscription deliveries (Pub/Sub push, Platform and CloudEvents payloads).
+"""commercetools source connector: customers, orders, categories and products by keyset pages, by
+ids, from the Messages API feed and from pushed Subscription deliveries (Pub/Sub push, Platform and
+CloudEvents payloads).
 
 ``create(name, settings)`` is what the connector registry calls for ``type: commercetools``.
 """

@@ -21,7 +21,13 @@ from crmsync.ports import ChangeEvent
 # commercetools resource typeId -> crmsync entity kind. Payment messages (refund transactions)
 # belong to the order that references the payment: they become order events whose resource id is
 # ``payment:<payment id>`` until the connector resolves it to the order (``resolve_events``).
-RESOURCE_KINDS: Mapping[str, str] = {"customer": "customer", "order": "order", "payment": "order"}
+RESOURCE_KINDS: Mapping[str, str] = {
+    "customer": "customer",
+    "order": "order",
+    "payment": "order",
+    "category": "category",
+    "product": "product",
+}
 KIND_TYPE_IDS: Mapping[str, tuple[str, ...]] = {
     kind: tuple(t for t, k in RESOURCE_KINDS.items() if k == kind) for kind in set(RESOURCE_KINDS.values())
 }
@@ -115,6 +121,51 @@ ORDER_MESSAGE_TYPES: Mapping[str, MessageType] = {
     "OrderDiscountCodeRemoved": MessageType(("discountCode",)),
     "OrderStoreSet": MessageType(("store",)),
 }
+# Category messages: only these two exist (apis.md §1.6, the OpenAPI's Category*Message schemas).
+# Renames, moves (changeParent) and the rest write no Message: they are seen as ResourceUpdated
+# change notifications (Subscriptions) or by the ``lastModifiedAt`` scan (:mod:`.catalog`); a deletion
+# is only a ResourceDeleted change notification. CategoryCreated carries the category without its
+# ancestors expanded, which the catalog name needs: every category event re-reads.
+CATEGORY_MESSAGE_TYPES: Mapping[str, MessageType] = {
+    "CategoryCreated": MessageType(("category",)),
+    "CategorySlugChanged": MessageType(("slug", "oldSlug")),
+}
+# Messages of the product resource (resource.typeId "product"; the ProductSelection*, ProductTailoring*
+# and ProductVariantTailoring* messages belong to other resources). ProductCreated holds the *staged*
+# projection and ProductPublished the published one, but for one path for all (and the unpublished
+# case, see CommercetoolsConnector.read_by_ids) every product event re-reads; only ProductDeleted is
+# a deletion. ProductUnpublished is not: the re-read returns the product with ``published: false``.
+PRODUCT_MESSAGE_TYPES: Mapping[str, MessageType] = {
+    "ProductCreated": MessageType(("productProjection",)),
+    "ProductPublished": MessageType(("removedImageUrls", "productProjection", "scope")),
+    "ProductUnpublished": MessageType(),
+    "ProductDeleted": MessageType(("removedImageUrls", "currentProjection"), deletes=True),
+    "ProductRevertedStagedChanges": MessageType(("removedImageUrls",)),
+    "ProductSlugChanged": MessageType(("slug", "oldSlug")),
+    "ProductStateTransition": MessageType(("state", "force")),
+    "ProductAddedToCategory": MessageType(("category", "staged")),
+    "ProductRemovedFromCategory": MessageType(("category", "staged")),
+    "ProductImageAdded": MessageType(("variantId", "image", "staged")),
+    "ProductVariantAdded": MessageType(("variant", "staged")),
+    "ProductVariantDeleted": MessageType(("variant", "removedImageUrls", "staged")),
+    "ProductPriceAdded": MessageType(("variantId", "price", "staged")),
+    "ProductPriceChanged": MessageType(("variantId", "oldPrice", "newPrice", "staged", "oldStagedPrice")),
+    "ProductPriceRemoved": MessageType(("variantId", "price", "staged")),
+    "ProductPricesSet": MessageType(("variantId", "prices", "staged")),
+    "ProductPriceKeySet": MessageType(("variantId", "priceId", "oldKey", "key", "staged")),
+    "ProductPriceModeSet": MessageType(("to",)),
+    "ProductPriceDiscountsSet": MessageType(("updatedPrices",)),
+    "ProductPriceExternalDiscountSet": MessageType(
+        ("variantId", "variantKey", "sku", "priceId", "discounted", "staged")
+    ),
+    "ProductPriceCustomFieldAdded": MessageType(("priceId", "variantId", "staged", "name", "value")),
+    "ProductPriceCustomFieldChanged": MessageType(("priceId", "variantId", "staged", "name", "value")),
+    "ProductPriceCustomFieldRemoved": MessageType(("priceId", "variantId", "staged", "name")),
+    "ProductPriceCustomFieldsRemoved": MessageType(("priceId", "variantId", "staged")),
+    "ProductPriceCustomFieldsSet": MessageType(
+        ("priceId", "variantId", "staged", "customField", "oldTypeId")
+    ),
+}
 PAYMENT_MESSAGE_TYPES: Mapping[str, MessageType] = {
     "PaymentTransactionAdded": MessageType(("transaction",)),
     "PaymentTransactionStateChanged": MessageType(("transactionId", "state")),
@@ -123,6 +174,8 @@ MESSAGE_TYPES: Mapping[str, Mapping[str, MessageType]] = {
     "customer": CUSTOMER_MESSAGE_TYPES,
     "order": ORDER_MESSAGE_TYPES,
     "payment": PAYMENT_MESSAGE_TYPES,
+    "category": CATEGORY_MESSAGE_TYPES,
+    "product": PRODUCT_MESSAGE_TYPES,
 }
 _UNKNOWN = MessageType()
 
@@ -281,7 +334,8 @@ def change_to_event(payload: Mapping[str, Any], where: str = "") -> ChangeEvent 
     """A ResourceCreated / ResourceUpdated / ResourceDeleted change notification.
 
     Change notifications never carry the resource, so every one but a deletion needs a fetch; the
-    resource ``version`` orders them per resource and makes the dedup key.
+    resource ``version`` orders them per resource and makes the dedup key. For categories they are
+    the only sign of a rename or a move (no Message) and ResourceDeleted the only one of a deletion.
     """
     notification = req_str(payload, "notificationType", where, max_length=64)
     kind = resource_kind(payload, where)

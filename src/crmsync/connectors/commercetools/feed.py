@@ -11,13 +11,17 @@ when messages appear mid-read. Each page asks for ``createdAt >= <last createdAt
 ``createdAt asc, id asc``) and skips ids already read in this poll; when one timestamp alone
 fills a page, the page after it drains that timestamp with ``createdAt = T and id > <last id>``.
 Every predicate is a plain AND of comparisons, so progress never depends on ``or`` support.
+
+The same windowed reader serves any collection with a timestamp to page on (:class:`WindowSource`):
+:mod:`.catalog` scans categories and product projections by ``lastModifiedAt`` with it, for the
+changes that write no Message.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,12 +88,36 @@ class FeedCursor:
 
 @dataclass
 class _Seen:
-    created_at: datetime
-    message_id: str
+    created_at: datetime  # the window's timestamp field (``createdAt`` of messages)
+    message_id: str  # the de-duplication key (the message id)
+
+
+def _message_key(item: Mapping[str, Any]) -> str | None:
+    key = item.get("id")
+    return key if isinstance(key, str) else None
+
+
+@dataclass(frozen=True)
+class WindowSource:
+    """One collection read in an overlapping time window, sorted ``<time_field> asc, id asc``.
+
+    ``key`` gives each item's de-duplication id (kept in the cursor's ``recent_ids``), ``to_event``
+    turns an item into a change event (None: acknowledged, ignored; IngressError: skipped, logged).
+    """
+
+    path: str
+    time_field: str
+    to_event: Callable[[Mapping[str, Any]], ChangeEvent | None]
+    key: Callable[[Mapping[str, Any]], str | None] = _message_key
+    params: tuple[tuple[str, str], ...] = field(default=())
+
+
+MESSAGES = WindowSource("messages", "createdAt", message_to_event)
 
 
 class MessageFeed:
-    """Reads customer messages for :meth:`CommercetoolsConnector.poll_changes`."""
+    """Reads messages for :meth:`CommercetoolsConnector.poll_changes` (and, through :meth:`window`,
+    any other :class:`WindowSource`)."""
 
     def __init__(
         self,
@@ -110,8 +138,16 @@ class MessageFeed:
         self, kinds: list[str], cursor: Mapping[str, Any] | None
     ) -> tuple[list[ChangeEvent], dict[str, Any]]:
         type_ids = self._type_ids(kinds)
-        state = FeedCursor.load(cursor, now=self._clock(), overlap=self._overlap)
         base = f"resource(typeId in ({', '.join(quote_literal(t) for t in type_ids)}))"
+        return await self.window(MESSAGES, base, cursor)
+
+    async def window(
+        self, source: WindowSource, base: str | None, cursor: Mapping[str, Any] | None
+    ) -> tuple[list[ChangeEvent], dict[str, Any]]:
+        """Read ``source`` (items matching ``base``) from the cursor's window on; the next cursor."""
+        state = FeedCursor.load(cursor, now=self._clock(), overlap=self._overlap)
+        time_field = source.time_field
+        prefix = f"{base} and " if base else ""
         already = set(state.recent_ids)
         seen_ids: set[str] = set()
         seen: list[_Seen] = []
@@ -123,21 +159,21 @@ class MessageFeed:
         while True:
             if drain_after is not None:
                 where = (
-                    f"{base} and createdAt = {quote_literal(boundary)} and id > {quote_literal(drain_after)}"
+                    f"{prefix}{time_field} = {quote_literal(boundary)} and id > {quote_literal(drain_after)}"
                 )
             else:
-                where = f"{base} and createdAt {op} {quote_literal(boundary)}"
-            results = await self._page(where)
+                where = f"{prefix}{time_field} {op} {quote_literal(boundary)}"
+            results = await self._page(source, where)
             seen_before = len(seen_ids)
             for message in results:
-                entry = self._header(message)
+                entry = self._header(source, message)
                 if entry is None or entry.message_id in seen_ids:
                     continue
                 seen_ids.add(entry.message_id)
                 seen.append(entry)
                 if entry.message_id in already:
                     continue
-                event = self._to_event(message)
+                event = self._to_event(source, message)
                 if event is not None:
                     events.append(event)
             if len(results) < self._limit:
@@ -148,11 +184,11 @@ class MessageFeed:
             stalled = stalled + 1 if len(seen_ids) == seen_before else 0
             if stalled > 1:  # the expected stall is one page before draining; more means no progress
                 raise PermanentError(
-                    f"commercetools GET /messages keeps returning the same page for {where!r}",
+                    f"commercetools GET /{source.path} keeps returning the same page for {where!r}",
                     connection=self._client.transport.connection,
                 )
             last = results[-1]
-            last_created, last_id = str(last.get("createdAt")), str(last.get("id"))
+            last_created, last_id = str(last.get(time_field)), str(last.get("id"))
             if drain_after is not None or (op == ">=" and last_created == boundary):
                 drain_after = last_id  # one timestamp fills whole pages: page through it by id
             else:
@@ -172,39 +208,48 @@ class MessageFeed:
             )
         return sorted({t for k in kinds for t in KIND_TYPE_IDS[k]})
 
-    async def _page(self, where: str) -> list[dict[str, Any]]:
+    async def _page(self, source: WindowSource, where: str) -> list[dict[str, Any]]:
         params = [
             ("where", where),
-            ("sort", "createdAt asc"),
+            ("sort", f"{source.time_field} asc"),
             ("sort", "id asc"),
             ("limit", str(self._limit)),
             ("withTotal", "false"),
+            *source.params,
         ]
-        body = await self._client.get(("messages",), params, operation="GET /messages")
+        operation = f"GET /{source.path}"
+        body = await self._client.get((source.path,), params, operation=operation)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise PermanentError(
-                "commercetools GET /messages answered without a 'results' list",
+                f"commercetools {operation} answered without a 'results' list",
                 connection=self._client.transport.connection,
             )
         return [r for r in results if isinstance(r, dict)]
 
-    def _header(self, message: Mapping[str, Any]) -> _Seen | None:
-        message_id, created = message.get("id"), message.get("createdAt")
+    def _header(self, source: WindowSource, item: Mapping[str, Any]) -> _Seen | None:
+        key, stamp = source.key(item), item.get(source.time_field)
         try:
-            if not isinstance(message_id, str) or not isinstance(created, str):
-                raise ValueError("id or createdAt missing")
-            return _Seen(_parse_cursor_time(created, "createdAt"), message_id)
+            if key is None or not isinstance(stamp, str):
+                raise ValueError(f"id or {source.time_field} missing")
+            return _Seen(_parse_cursor_time(stamp, source.time_field), key)
         except (ValueError, ConfigError) as exc:
-            log.warning("skipping a message without a usable id/createdAt (%s): %.200r", exc, message)
+            log.warning(
+                "skipping a %s item without a usable id/%s (%s): %.200r",
+                source.path,
+                source.time_field,
+                exc,
+                item,
+            )
             return None
 
-    def _to_event(self, message: Mapping[str, Any]) -> ChangeEvent | None:
+    def _to_event(self, source: WindowSource, item: Mapping[str, Any]) -> ChangeEvent | None:
         try:
-            return message_to_event(message)
+            return source.to_event(item)
         except IngressError as exc:
-            # Not expected from the API itself; skipping one bad message must not stall the feed.
-            log.warning("skipping malformed message %s: %s", message.get("id"), exc.reason)
+            # Not expected from the API itself; skipping one bad item must not stall the feed.
+            noun = "message" if source is MESSAGES else f"{source.path} item"
+            log.warning("skipping malformed %s %s: %s", noun, item.get("id"), exc.reason)
             return None
 
     def _next_cursor(self, state: FeedCursor, seen: list[_Seen]) -> dict[str, Any]:

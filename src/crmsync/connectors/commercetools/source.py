@@ -1,8 +1,16 @@
-"""commercetools as a :class:`crmsync.ports.SourceConnector` for customers and orders.
+"""commercetools as a :class:`crmsync.ports.SourceConnector` for customers, orders, categories and
+products.
 
 Full reads page by keyset (``sort=id asc`` + ``where=id > "<last>"``), never by ``offset``, which
 the API caps at 10 000 and which skips or repeats records that change mid-read. Batched reads by
 id keep the URL below ~8 KB, the common limit of proxies and load balancers.
+
+Categories are read with their ancestors expanded (``expand=ancestors[*]``: the catalog name is the
+path from the root). Products are read as published ``product-projections`` (``staged=false``; ids
+are product ids), except for a product that is no longer published, which ``read_by_ids`` returns
+from its staged projection with ``published: false`` — so only a deleted product is absent (see
+:meth:`CommercetoolsConnector.read_by_ids`). Reading staged projections needs the ``view_products``
+scope (``view_published_products`` alone is refused: 403, fatal).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 
 from yarl import URL
 
+from crmsync.connectors.commercetools.catalog import CURSOR_KEY, CatalogChanges, descendants
 from crmsync.connectors.commercetools.client import CommercetoolsClient, Params
 from crmsync.connectors.commercetools.feed import MessageFeed, quote_literal
 from crmsync.connectors.commercetools.ingress import parse_ingress
@@ -29,11 +38,21 @@ log = logging.getLogger(__name__)
 
 MAX_URL_BYTES = 8000
 MAX_LIMIT = 500
-_COLLECTIONS: Mapping[str, str] = {"customer": "customers", "order": "orders"}  # kind -> collection path
-# Reads of orders expand what their events need: payments (refund transactions) and discount codes.
+_COLLECTIONS: Mapping[str, str] = {  # kind -> collection path
+    "customer": "customers",
+    "order": "orders",
+    "category": "categories",
+    "product": "product-projections",
+}
+# Reads of orders expand what their events need: payments (refund transactions) and discount codes;
+# categories their ancestors (the catalog name is the path from the root).
 _EXPAND: Mapping[str, tuple[str, ...]] = {
     "order": ("paymentInfo.payments[*]", "discountCodes[*].discountCode"),
+    "category": ("ancestors[*]",),
 }
+_PUBLISHED = (("staged", "false"),)
+_STAGED = (("staged", "true"),)
+_PARAMS: Mapping[str, tuple[tuple[str, str], ...]] = {"product": _PUBLISHED}  # further query parameters
 
 
 def _query_cost(text: str) -> int:
@@ -42,7 +61,8 @@ def _query_cost(text: str) -> int:
 
 
 class CommercetoolsConnector:
-    """Reads customers from one commercetools project: pages, ids, the message feed, pushes."""
+    """Reads customers, orders, categories and products from one commercetools project: pages, ids,
+    the message feed (plus a ``lastModifiedAt`` scan for categories and products), pushes."""
 
     system = "commercetools"
     capabilities = Capabilities(
@@ -75,6 +95,7 @@ class CommercetoolsConnector:
             max_events=settings.poll_max_events,
             clock=clock,
         )
+        self._catalog = CatalogChanges(self._feed)
 
     def __repr__(self) -> str:
         return f"CommercetoolsConnector(name={self.name!r}, project_key={self.settings.project_key!r})"
@@ -93,6 +114,7 @@ class CommercetoolsConnector:
                 params.append(("where", f"id > {quote_literal(last)}"))
             params += [("limit", str(limit)), ("withTotal", "false")]
             params += [("expand", e) for e in _EXPAND.get(kind, ())]
+            params += _PARAMS.get(kind, ())
             records = await self._query(kind, collection, params)
             if records:
                 yield records
@@ -102,17 +124,42 @@ class CommercetoolsConnector:
 
     # -- batched read -----------------------------------------------------------------------
     async def read_by_ids(self, kind: str, ids: list[str]) -> list[SourceRecord]:
-        """Read the given ids (missing ones are simply absent), in the order asked for."""
+        """Read the given ids (missing ones are simply absent), in the order asked for.
+
+        Products: ids missing from the published projections are read again as staged projections;
+        those that exist are returned with ``published`` set to false (unpublished, not deleted), so
+        only a deleted product is absent. A staged projection saying ``published: true`` means the
+        product was published between the two reads: its published projection is read once more.
+        """
         collection = self._collection(kind)
         wanted = list(dict.fromkeys(i for i in ids if i))
+        extra = _PARAMS.get(kind, ())
+        found = await self._read_ids(kind, collection, wanted, extra)
+        missing = [i for i in wanted if i not in found]
+        if kind == "product" and missing:
+            found.update(await self._unpublished_products(collection, missing))
+        return [found[i] for i in wanted if i in found]
+
+    async def _read_ids(
+        self, kind: str, collection: str, ids: list[str], extra: Params = ()
+    ) -> dict[str, SourceRecord]:
         found: dict[str, SourceRecord] = {}
-        for chunk in self._id_chunks(collection, wanted):
+        for chunk in self._id_chunks(collection, ids):
             where = f"id in ({', '.join(quote_literal(i) for i in chunk)})"
             params = [("where", where), ("limit", str(MAX_LIMIT)), ("withTotal", "false")]
             params += [("expand", e) for e in _EXPAND.get(kind, ())]
+            params += extra
             for record in await self._query(kind, collection, params):
                 found[record.id] = record
-        return [found[i] for i in wanted if i in found]
+        return found
+
+    async def _unpublished_products(self, collection: str, ids: list[str]) -> dict[str, SourceRecord]:
+        staged = await self._read_ids("product", collection, ids, _STAGED)
+        republished = [i for i, r in staged.items() if r.data.get("published") is True]
+        current = await self._read_ids("product", collection, republished, _PUBLISHED) if republished else {}
+        for record in staged.values():
+            record.data["published"] = False
+        return {**staged, **current}
 
     def _id_chunks(self, collection: str, ids: list[str]) -> list[list[str]]:
         """Split ids so each request URL stays under :data:`MAX_URL_BYTES` and ≤ 500 ids."""
@@ -214,13 +261,28 @@ class CommercetoolsConnector:
             )
         return body
 
+    async def descendants(self, category_id: str) -> list[str]:
+        """Ids of all categories below ``category_id`` (children, grandchildren …), in id order.
+
+        Their catalog names embed this category's name ("A > B > C"), yet a rename of "B" changes
+        nothing on them (no Message, no change notification, no new version), and the platform does
+        not document how a move shows on them: whoever processes a category event whose name or
+        parent may have changed re-syncs these too. [] for a leaf or a deleted category (the
+        subtree goes with it, each category with its own ResourceDeleted).
+        """
+        return await descendants(self.client, category_id)
+
     # -- change feed and pushes -----------------------------------------------------------------
     async def poll_changes(
         self, kinds: list[str], cursor: dict[str, Any] | None
     ) -> tuple[list[ChangeEvent], dict[str, Any]]:
-        """New messages since ``cursor`` (see :mod:`.feed`); store the cursor after the events."""
+        """New messages since ``cursor`` (see :mod:`.feed`) and, for categories and products, the
+        records modified since (see :mod:`.catalog`); store the cursor after the events."""
         events, new_cursor = await self._feed.poll(kinds, cursor)
-        return await self.resolve_events(events), new_cursor
+        scanned, scan_cursor = await self._catalog.scan(kinds, cursor)
+        if scan_cursor:
+            new_cursor[CURSOR_KEY] = scan_cursor
+        return await self.resolve_events(events + scanned), new_cursor
 
     async def resolve_events(self, events: list[ChangeEvent]) -> list[ChangeEvent]:
         """Payment transaction events become events of the orders that reference the payments."""

@@ -1,4 +1,4 @@
-"""Klaviyo target connector (profiles), built against API revision 2026-07-15.
+"""Klaviyo target connector (profiles, events, catalog), built against API revision 2026-07-15.
 
 ``create(name, settings, observer=None)`` is the factory the connector registry calls with the
 ``connections.<name>`` block of the config.
@@ -11,18 +11,25 @@ from typing import Any
 
 import pydantic
 
+from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, catalog_id
 from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response
+from crmsync.connectors.klaviyo.events import EVENT_KIND
 from crmsync.connectors.klaviyo.settings import PINNED_REVISION, KlaviyoSettings
-from crmsync.connectors.klaviyo.target import CAPABILITIES, KlaviyoConnector
+from crmsync.connectors.klaviyo.target import CAPABILITIES, PROJECTION_KINDS, KlaviyoConnector
 from crmsync.errors import ConfigError
 from crmsync.ports import RateLimiter, RequestObserver
 
 __all__ = [
     "CAPABILITIES",
+    "CATEGORY_KIND",
+    "EVENT_KIND",
+    "ITEM_KIND",
     "PINNED_REVISION",
+    "PROJECTION_KINDS",
     "KlaviyoConnector",
     "KlaviyoSettings",
     "RetryPolicy",
+    "catalog_id",
     "create",
     "error_from_response",
 ]

@@ -1,4 +1,4 @@
-"""Klaviyo's published rate limits for the operations this connector calls.
+"""Klaviyo's published rate limits for every operation this connector calls.
 
 From each operation's ``x-klaviyo-ratelimit`` in the OpenAPI spec (revision 2026-07-15): ``burst``
 per 1-second window and ``steady`` per 1-minute window, per account. A test checks this table
@@ -22,6 +22,30 @@ OPERATION_LIMITS: Final[dict[str, Limits]] = {
     "bulk_import_profiles": ((10, 1.0), (150, 60.0)),
     "get_bulk_import_profiles_job": ((10, 1.0), (150, 60.0)),
     "get_errors_for_bulk_import_profiles_job": ((10, 1.0), (150, 60.0)),
+    # events (crmsync.connectors.klaviyo.events / event_bulk)
+    "create_event": ((350, 1.0), (3500, 60.0)),
+    "bulk_create_events": ((10, 1.0), (150, 60.0)),
+    # catalog items and categories, one at a time (crmsync.connectors.klaviyo.catalog)
+    "create_catalog_item": ((75, 1.0), (750, 60.0)),
+    "update_catalog_item": ((75, 1.0), (750, 60.0)),
+    "delete_catalog_item": ((75, 1.0), (750, 60.0)),
+    "create_catalog_category": ((75, 1.0), (750, 60.0)),
+    "update_catalog_category": ((75, 1.0), (750, 60.0)),
+    "delete_catalog_category": ((75, 1.0), (750, 60.0)),
+    # catalog bulk jobs and their status reads (crmsync.connectors.klaviyo.catalog_bulk); note that
+    # the item create/update job reads are L (75/s) while the other job reads are XL (350/s)
+    "bulk_create_catalog_items": ((75, 1.0), (750, 60.0)),
+    "bulk_update_catalog_items": ((75, 1.0), (750, 60.0)),
+    "bulk_delete_catalog_items": ((75, 1.0), (750, 60.0)),
+    "bulk_create_catalog_categories": ((75, 1.0), (750, 60.0)),
+    "bulk_update_catalog_categories": ((75, 1.0), (750, 60.0)),
+    "bulk_delete_catalog_categories": ((75, 1.0), (750, 60.0)),
+    "get_bulk_create_catalog_items_job": ((75, 1.0), (750, 60.0)),
+    "get_bulk_update_catalog_items_job": ((75, 1.0), (750, 60.0)),
+    "get_bulk_delete_catalog_items_job": ((350, 1.0), (3500, 60.0)),
+    "get_bulk_create_categories_job": ((350, 1.0), (3500, 60.0)),
+    "get_bulk_update_categories_job": ((350, 1.0), (3500, 60.0)),
+    "get_bulk_delete_categories_job": ((350, 1.0), (3500, 60.0)),
 }
 DEFAULT_LIMITS: Final[Limits] = ((3, 1.0), (60, 60.0))  # the smallest published tier (XS/S), for safety
 

@@ -1,8 +1,14 @@
-"""The Klaviyo target connector: customers become Klaviyo profiles.
+"""The Klaviyo target connector: customers, events and catalog records, dispatched by ``item.kind``.
 
-Single records go through ``POST /api/profile-import`` (create-or-update matched by identifiers:
-201 created, 200 updated), so a re-delivery is idempotent. Batches go through asynchronous bulk
-import jobs (:mod:`crmsync.connectors.klaviyo.bulk`).
+* ``customer`` → profiles. Single records go through ``POST /api/profile-import`` (create-or-update
+  matched by identifiers: 201 created, 200 updated), so a re-delivery is idempotent. Batches go
+  through asynchronous bulk import jobs (:mod:`crmsync.connectors.klaviyo.bulk`).
+* ``event`` (the engine's orders) → events: ``POST /api/events`` and, in batches,
+  ``POST /api/event-bulk-create-jobs`` (:mod:`~crmsync.connectors.klaviyo.events`,
+  :mod:`~crmsync.connectors.klaviyo.event_bulk`).
+* ``catalog_category`` / ``catalog_item`` (the engine's categories and products) → the Catalogs API,
+  one at a time (:mod:`~crmsync.connectors.klaviyo.catalog`) or through the catalog bulk jobs
+  (:mod:`~crmsync.connectors.klaviyo.catalog_bulk`); these two kinds can also be deleted.
 
 Failure contract of :meth:`KlaviyoConnector.upsert` and :meth:`~KlaviyoConnector.bulk_upsert`: they
 never raise a :class:`~crmsync.errors.CrmsyncError`; a failed record comes back as ``ok=False`` with
@@ -14,13 +20,19 @@ engine can schedule the record again later without blocking the rest of the batc
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from crmsync.connectors.klaviyo.batching import ProgressSplit, unsupported
 from crmsync.connectors.klaviyo.bulk import BulkImporter
+from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, CatalogWriter
+from crmsync.connectors.klaviyo.catalog_bulk import CatalogBulk
 from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
+from crmsync.connectors.klaviyo.event_bulk import BulkEventSender
+from crmsync.connectors.klaviyo.events import EVENT_KIND, EventSender
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
 from crmsync.connectors.klaviyo.resource import profile_attributes, profile_resource
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
@@ -40,15 +52,25 @@ log = logging.getLogger(__name__)
 #: Profile identifiers, in the order ``find`` tries them (the stable source id first).
 IDENTIFIERS = ("external_id", "email", "phone_number")
 ENTITY = "customer"
+CATALOG_KINDS = frozenset({CATEGORY_KIND, ITEM_KIND})
+#: Projection kinds this connector delivers (the engine projects orders to ``event``, categories to
+#: ``catalog_category`` and products to ``catalog_item``).
+PROJECTION_KINDS = frozenset({ENTITY, EVENT_KIND, *CATALOG_KINDS})
 
 CAPABILITIES = Capabilities(
-    entities=frozenset({ENTITY}),
+    entities=frozenset({ENTITY, "order", "category", "product"}),
     upsert=True,
     bulk_upsert=True,
+    # per profile bulk import job; events and catalog records are packed by their own modules
     max_bulk_records=MAX_JOB_RECORDS,
     max_bulk_bytes=MAX_JOB_BYTES,
     find=True,
+    delete=True,
 )
+
+
+#: A bulk delivery of one group of kinds: ``(items, progress) -> results in the order of items``.
+Runner = Callable[[list[Projection], ProgressCallback | None], Coroutine[Any, Any, list[DeliveryResult]]]
 
 
 def filter_literal(value: str) -> str:
@@ -81,6 +103,10 @@ class KlaviyoConnector:
         self.settings = settings
         self.client = client or KlaviyoClient(settings, connection=name, observer=observer, limiter=limiter)
         self._bulk = BulkImporter(self.client, settings, connection=name)
+        self._events = EventSender(self.client, connection=name)
+        self._bulk_events = BulkEventSender(self.client, self._events, connection=name)
+        self._catalog = CatalogWriter(self.client, connection=name)
+        self._catalog_bulk = CatalogBulk(self.client, settings, connection=name)
 
     def __repr__(self) -> str:
         return (
@@ -96,10 +122,18 @@ class KlaviyoConnector:
 
     # -- single record ------------------------------------------------------------------------
     async def upsert(self, item: Projection) -> DeliveryResult:
+        """Deliver one record of any supported kind (see the module docstring)."""
+        if item.kind == EVENT_KIND:
+            return await self._events.upsert(item)
+        if item.kind in CATALOG_KINDS:
+            return await self._catalog.upsert(item)
+        refused = self._unsupported(item)
+        if refused is not None:
+            return refused
+        return await self._upsert_profile(item)
+
+    async def _upsert_profile(self, item: Projection) -> DeliveryResult:
         """Create or update one profile; on ``duplicate_profile`` link to the existing profile."""
-        unsupported = self._unsupported(item)
-        if unsupported is not None:
-            return unsupported
         stats = CallStats()
         body = {"data": profile_resource(item)}
         try:
@@ -198,14 +232,75 @@ class KlaviyoConnector:
     async def bulk_upsert(
         self, items: list[Projection], progress: ProgressCallback | None = None
     ) -> list[DeliveryResult]:
-        """Import many profiles through bulk jobs; results are in the order of ``items``."""
-        refused = {i: r for i, item in enumerate(items) if (r := self._unsupported(item)) is not None}
-        if not refused:
-            return await self._bulk.run(items, progress)
-        accepted = [i for i in range(len(items)) if i not in refused]
-        imported = await self._bulk.run([items[i] for i in accepted], progress)
+        """Deliver many records: profiles through bulk import jobs, events through bulk create
+        requests, catalog records through catalog bulk jobs, the kinds concurrently; results are
+        in the order of ``items``."""
+        runners: dict[str, Runner] = {
+            ENTITY: self._bulk.run,
+            EVENT_KIND: self._bulk_events.run,
+            CATEGORY_KIND: self._catalog_bulk.upsert,
+            ITEM_KIND: self._catalog_bulk.upsert,
+        }
+        groups: dict[Runner, list[int]] = {}
+        refused: dict[int, DeliveryResult] = {}
+        for index, item in enumerate(items):
+            runner = runners.get(item.kind)
+            if runner is None:
+                refused[index] = unsupported(item, self.name, _SUPPORTED)
+            else:
+                groups.setdefault(runner, []).append(index)
+        return await self._run_groups(items, groups, refused, progress)
+
+    async def delete(self, item: Projection) -> DeliveryResult:
+        """Delete one catalog item or category (404: already gone, counts as deleted)."""
+        if item.kind not in CATALOG_KINDS:
+            return unsupported(item, self.name, _DELETABLE, "deletes")
+        return await self._catalog.delete(item)
+
+    async def bulk_delete(
+        self, items: list[Projection], progress: ProgressCallback | None = None
+    ) -> list[DeliveryResult]:
+        """Delete many catalog items and categories through the catalog bulk delete jobs."""
+        groups: dict[Runner, list[int]] = {}
+        refused: dict[int, DeliveryResult] = {}
+        for index, item in enumerate(items):
+            if item.kind in CATALOG_KINDS:
+                groups.setdefault(self._catalog_bulk.delete, []).append(index)
+            else:
+                refused[index] = unsupported(item, self.name, _DELETABLE, "deletes")
+        return await self._run_groups(items, groups, refused, progress)
+
+    async def _run_groups(
+        self,
+        items: list[Projection],
+        groups: dict[Runner, list[int]],
+        refused: dict[int, DeliveryResult],
+        progress: ProgressCallback | None,
+    ) -> list[DeliveryResult]:
+        """Run each runner on its items concurrently, adding their progress up; merge the results.
+
+        Categories and items share one runner (the catalog bulk jobs), which sends categories first.
+        """
+        if not refused and len(groups) == 1:
+            [(runner, _)] = groups.items()
+            return await runner(items, progress)
+        split = ProgressSplit(progress, len(items), already=len(refused))
         results = dict(refused)
-        results.update(zip(accepted, imported, strict=True))
+        tasks = [
+            asyncio.create_task(runner([items[i] for i in indexes], split.part(f"group-{n}")))
+            for n, (runner, indexes) in enumerate(groups.items())
+        ]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:
+            # e.g. the progress callback failed or the caller was cancelled: stop the other kinds too
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        for indexes, delivered in zip(groups.values(), outcomes, strict=True):
+            results.update(zip(indexes, delivered, strict=True))
+        await split.finish()
         return [results[i] for i in range(len(items))]
 
     # -- lookups ------------------------------------------------------------------------------
@@ -251,16 +346,13 @@ class KlaviyoConnector:
         await self.client.aclose()
 
     def _unsupported(self, item: Projection) -> DeliveryResult | None:
-        if item.kind == ENTITY:
+        if item.kind in PROJECTION_KINDS:
             return None
-        error = PermanentError(
-            f"klaviyo connector {self.name!r} delivers {ENTITY!r} records only, not {item.kind!r}",
-            connection=self.name,
-            entity=item.kind,
-            record_key=item.record_key,
-            correlation_id=item.correlation_id,
-        )
-        return DeliveryResult(item.record_key, ok=False, error=error, calls=0)
+        return unsupported(item, self.name, _SUPPORTED)
+
+
+_SUPPORTED = "customer, event, catalog_category and catalog_item"
+_DELETABLE = "catalog_category and catalog_item"
 
 
 def _patch_resource(
