@@ -25,6 +25,7 @@ from pydantic import (
 
 from crmsync.connectors import settings_model
 from crmsync.errors import ConfigError
+from crmsync.mapping.catalog import CatalogRules
 from crmsync.mapping.orders import OrderEventRules
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -103,6 +104,9 @@ class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_events: OrderEventRules = Field(
         default_factory=OrderEventRules, description="which order facts become which event metric"
+    )
+    catalog: CatalogRules = Field(
+        default_factory=CatalogRules, description="locales, product URL template and price of catalog items"
     )
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     source: str

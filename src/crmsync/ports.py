@@ -152,6 +152,14 @@ class TargetConnector(Connector, Protocol):
     async def find(self, kind: str, identifiers: Mapping[str, str]) -> str | None: ...
 
 
+@runtime_checkable
+class DeletingTarget(TargetConnector, Protocol):
+    """A target that can delete what it holds (``capabilities.delete``): catalog records whose
+    source record was deleted. Already gone counts as deleted (``ok=True``)."""
+
+    async def delete(self, item: Projection) -> DeliveryResult: ...
+
+
 @dataclass
 class RequestRecord:
     """What a connector reports about each outbound HTTP request (for the sync log and stats)."""

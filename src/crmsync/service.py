@@ -17,19 +17,21 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from crmsync.config import Config, FlowSettings
 from crmsync.connectors import create_connector
 from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process_inbox, run_live, sync_all
 from crmsync.engine.bulk import ProgressFn
 from crmsync.engine.delivery import dead_letter, deliver_records
-from crmsync.engine.dependencies import customers_first
+from crmsync.engine.dependencies import categories_first, customers_first
+from crmsync.engine.flow import RecordProjector
 from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
+from crmsync.mapping.catalog_projector import CatalogProjector
 from crmsync.mapping.orders import OrderEventProjector
-from crmsync.ports import Connector, RequestRecord, SourceConnector, TargetConnector
+from crmsync.ports import Connector, DeletingTarget, RequestRecord, SourceConnector, TargetConnector
 from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
 from crmsync.sync_jobs import SyncJobs
@@ -153,8 +155,35 @@ class Service:
                 if "customer" in source.capabilities.entities:
                     flow.prerequisite = customers_first(customer_flow())
                 self.flows[(fs.name, kind)] = flow
-            else:  # categories and products: not yet
+            elif kind in ("category", "product"):
+                self.flows[(fs.name, kind)] = self._catalog_flow(fs, kind, source, target)
+            else:
                 self.unsupported.append(f"{fs.name}:{kind}")
+        products = self.flows.get((fs.name, "product"))
+        if products is not None and "category" in source.capabilities.entities:
+            categories = self.flows.get((fs.name, "category")) or self._catalog_flow(
+                fs, "category", source, target
+            )
+            products.prerequisite = categories_first(categories)
+
+    def _catalog_flow(
+        self, fs: FlowSettings, kind: str, source: SourceConnector, target: TargetConnector
+    ) -> Flow:
+        catalog_kind: Literal["category", "product"] = "category" if kind == "category" else "product"
+        flow = self._flow(fs, kind, source, target, projector=CatalogProjector(catalog_kind, fs.catalog))
+        flow.target_kind = "catalog_category" if kind == "category" else "catalog_item"
+        flow.deletes = target.capabilities.delete and isinstance(target, DeletingTarget)
+        descendants = getattr(source, "descendants", None)
+        if kind == "category" and descendants is not None:
+
+            async def related(ids: list[str]) -> list[str]:
+                found: list[str] = []
+                for category_id in ids:
+                    found += await descendants(category_id)
+                return found
+
+            flow.related = related
+        return flow
 
     def _flow(
         self,
@@ -163,7 +192,7 @@ class Service:
         source: SourceConnector,
         target: TargetConnector,
         *,
-        projector: Projector | None = None,
+        projector: RecordProjector | None = None,
         events: OrderEventProjector | None = None,
     ) -> Flow:
         return Flow(
@@ -358,8 +387,8 @@ class Service:
         records = await flow.source.read_by_ids(kind, [record_id])
         if not records:
             raise CrmsyncError(f"{kind} {record_id} not found in {flow.source.name}", record_key=record_id)
-        if flow.projector is None:
-            raise CrmsyncError(f"mapping preview is for customer-style flows; {kind} records become events")
+        if not isinstance(flow.projector, Projector):
+            raise CrmsyncError(f"mapping preview is for mapping contracts; {kind} records are mapped in code")
         result = flow.projector.project(records[0].data)
         internal = self.store.resolve(kind, flow.source.system, "id", record_id)
         last = self.store.get_delivered(flow.target_key, [internal]).get(internal) if internal else None

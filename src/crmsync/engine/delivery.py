@@ -132,7 +132,7 @@ async def deliver_records(
             else []
         )
         projection = Projection(
-            kind=flow.kind,
+            kind=flow.projection_kind,
             record_key=record.id,
             payload=result.payload,
             identifiers=dict(result.identifiers),
@@ -141,6 +141,12 @@ async def deliver_records(
         )
         pending.append(_Pending(internal_id, record, projection, digest))
 
+    if pending and flow.prerequisite is not None:
+        waiting = await flow.prerequisite([p.record for p in pending])
+        for item in pending:
+            if item.record.id in waiting:
+                outcome.retry[item.record.id] = waiting[item.record.id]
+        pending = [p for p in pending if p.record.id not in waiting]
     if not pending:
         if letters:
             flow.store.dlq_add(letters)

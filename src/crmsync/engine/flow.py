@@ -13,9 +13,22 @@ from typing import Any, Protocol
 from crmsync.engine.policy import RetryPolicy
 from crmsync.engine.stats import SyncStats
 from crmsync.errors import CrmsyncError
-from crmsync.mapping import Projector
 from crmsync.ports import SourceConnector, SourceRecord, TargetConnector
 from crmsync.store import StateStore
+
+
+class Projected(Protocol):
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+    @property
+    def identifiers(self) -> Mapping[str, str]: ...
+
+
+class RecordProjector(Protocol):
+    """One projection per record: the mapping contract (customers) or the catalog mapping."""
+
+    def project(self, record: Mapping[str, Any]) -> Projected: ...
 
 
 class EventMapper(Protocol):
@@ -26,6 +39,8 @@ class EventMapper(Protocol):
 
 #: Ensures what records depend on exists at the target first; returns the records that must wait.
 Prerequisite = Callable[[list[SourceRecord]], Awaitable[dict[str, CrmsyncError]]]
+#: Ids of other records whose projection changes with these records (a category's descendants).
+Related = Callable[[list[str]], Awaitable[list[str]]]
 
 
 @dataclass
@@ -34,7 +49,7 @@ class Flow:
     kind: str  # canonical entity kind, e.g. "customer"
     source: SourceConnector
     target: TargetConnector
-    projector: Projector | None  # one projection per record (customers)...
+    projector: RecordProjector | None  # one projection per record (customers, catalog)...
     store: StateStore
     bulk_threshold: int = 100
     batch_size: int = 10_000
@@ -46,6 +61,13 @@ class Flow:
     lease_ttl: timedelta = timedelta(seconds=60)  # how long a claimed record stays ours if we die
     events: EventMapper | None = None  # ...or several events per record (orders)
     prerequisite: Prerequisite | None = None
+    target_kind: str | None = None  # the projections' kind at the target, when not ``kind``
+    deletes: bool = False  # a record deleted at the source is deleted at the target
+    related: Related | None = None  # records whose projection embeds this one's (descendants)
+
+    @property
+    def projection_kind(self) -> str:
+        return self.target_kind or self.kind
 
     @property
     def target_key(self) -> str:

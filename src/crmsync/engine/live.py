@@ -23,7 +23,7 @@ from crmsync.engine.flow import Flow
 from crmsync.engine.policy import Action
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, Recovery
-from crmsync.ports import ChangeEvent, SourceRecord
+from crmsync.ports import ChangeEvent, DeletingTarget, Projection, SourceRecord
 from crmsync.store import DeadLetterIn, InboxEventIn, InboxRow
 
 log = logging.getLogger("crmsync.engine.live")
@@ -212,8 +212,12 @@ async def _process(flow: Flow, rows: list[InboxRow]) -> int:
             )
 
     settled = 0
+    if deleted and flow.deletes:
+        failures = await _delete_at_target(flow, list(deleted))
+        retry_later(flow, {rid: (err, deleted.pop(rid).rows) for rid, err in failures.items()})
     if deleted:
-        # Deletions reach targets through the erasure flow; here the record's work is settled.
+        # Catalog records are deleted at the target above; people reach targets through the
+        # erasure flow; here the record's work is settled.
         ids = [r.id for p in deleted.values() for r in p.rows]
         store.inbox_mark(ids, "done")
         flow.stats.deleted += len(deleted)
@@ -223,6 +227,9 @@ async def _process(flow: Flow, rows: list[InboxRow]) -> int:
             {rid: p.top_sequence for rid, p in deleted.items() if p.top_sequence is not None},
         )
         settled += len(ids)
+
+    if records and flow.related is not None:
+        await _deliver_related(flow, [rid for rid in records if rid not in deleted], set(plans))
 
     if records:
         origin = {rid: plans[rid].received_at for rid in records}
@@ -251,6 +258,52 @@ async def _process(flow: Flow, rows: list[InboxRow]) -> int:
         retry_later(flow, {rid: (err, plans[rid].rows) for rid, err in outcome.retry.items()})
     flow.stats.events_processed += settled
     return settled
+
+
+async def _delete_at_target(flow: Flow, record_ids: list[str]) -> dict[str, CrmsyncError]:
+    """Delete records at the target (already gone counts as done) and forget what was delivered;
+    returns the failures, which follow the retry policy like deliveries."""
+    target = flow.target
+    if not isinstance(target, DeletingTarget):
+        raise CrmsyncError(f"target {target.name} cannot delete {flow.kind} records", entity=flow.kind)
+    results = await asyncio.gather(
+        *(
+            target.delete(Projection(kind=flow.projection_kind, record_key=rid, payload={}))
+            for rid in record_ids
+        )
+    )
+    failures: dict[str, CrmsyncError] = {}
+    done: list[str] = []
+    for rid, result in zip(record_ids, results, strict=True):
+        if result.ok:
+            done.append(rid)
+            continue
+        error = result.error or CrmsyncError("the target did not delete the record", record_key=rid)
+        if error.recovery is Recovery.FATAL:
+            raise error
+        failures[rid] = error
+    if done:
+        ids = flow.store.ensure_records(flow.kind, flow.source.system, "id", done)
+        flow.store.forget(list(ids.values()))
+    return failures
+
+
+async def _deliver_related(flow: Flow, record_ids: list[str], handled: set[str]) -> None:
+    """Re-deliver the records whose projection embeds these ones' (a renamed category's
+    descendants carry its name): only those whose projection really changed cost a call."""
+    assert flow.related is not None
+    related = [r for r in dict.fromkeys(await flow.related(record_ids)) if r not in handled]
+    if not related:
+        return
+    records = await flow.source.read_by_ids(flow.kind, related)
+    outcome = await deliver_records(flow, records)
+    if outcome.retry:
+        log.warning(
+            "flow %s: %d related %s record(s) failed transiently; the next full sync delivers them",
+            flow.name,
+            len(outcome.retry),
+            flow.kind,
+        )
 
 
 def retry_later(flow: Flow, failures: dict[str, tuple[CrmsyncError, list[InboxRow]]]) -> None:
