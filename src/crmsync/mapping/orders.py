@@ -102,13 +102,16 @@ class OrderEventProjector:
         def event(
             metric: str, suffix: str, time: str, value: float | None, props: dict[str, Any]
         ) -> dict[str, Any]:
+            unique_id = f"{order_id}{suffix}"
             return {
                 "metric": metric,
-                "unique_id": f"{order_id}{suffix}",
+                "unique_id": unique_id,
                 "time": time,
                 "value": value,
                 "value_currency": currency if value is not None else None,
-                "properties": {**common, **props},
+                # ``$event_id`` (Klaviyo's name for it since the Track API) shows the unique id in
+                # Klaviyo and in ``GET /api/events``, which does not return ``unique_id`` itself.
+                "properties": {**common, **props, "$event_id": unique_id},
                 "profile": profile,
             }
 
