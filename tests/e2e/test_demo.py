@@ -19,6 +19,8 @@ def test_demo_runs_to_completion() -> None:
             "demo",
             "--customers",
             "400",
+            "--orders",
+            "500",
             "--changes",
             "40",
             "--change-rate",
@@ -34,3 +36,4 @@ def test_demo_runs_to_completion() -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "summary" in out.stdout
     assert "0 differ" in out.stdout
+    assert "(as expected)" in out.stdout and "(0 missing)" in out.stdout  # catalog and order events

@@ -34,6 +34,7 @@ from crmsync.service import Service
 @dataclass
 class DemoOptions:
     customers: int = 3000
+    orders: int = 3000
     changes: int = 150
     change_rate: float = 25.0
     duration: float | None = None
@@ -65,7 +66,7 @@ def demo_config(ct_url: str, klaviyo_url: str, store: str, port: int, admin_toke
                 "name": "shop-to-klaviyo",
                 "source": "shop",
                 "target": "marketing",
-                "entities": ["customer"],
+                "entities": ["customer", "order", "category", "product"],
                 "poll_interval_seconds": 0.5,
             }
         ],
@@ -96,6 +97,13 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
         for draft in drafts:
             ct.create_customer(draft)
         console.print(f"seeded {len(drafts):,} customers (addresses, stores, locales, custom fields)")
+        if opts.orders:
+            ct.seed_catalog(seed=opts.seed)
+            ct.seed_orders(opts.orders, seed=opts.seed)
+            console.print(
+                f"seeded {len(ct.categories)} categories, {len(ct.products)} products and "
+                f"{len(ct.orders):,} orders (guests, shipments, cancellations, refunds)"
+            )
 
         cfg = parse_config(demo_config(ct_url, kl_url, store, opts.port, admin_token))
         service = Service(cfg)
@@ -127,6 +135,9 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
             f"read {bulk.read:,}, delivered {bulk.delivered:,} in {bulk.bulk_jobs} bulk job(s), "
             f"{bulk.failed} failed, {bulk.target_writes} Klaviyo write request(s), {bulk_secs:.1f}s"
         )
+
+        # 1b. catalog and orders ----------------------------------------------------------------
+        commerce = await _commerce_backfill(service, console) if opts.orders else None
 
         # 2. live changes --------------------------------------------------------------------
         console.rule("2. live sync (commercetools Messages API → inbox → Klaviyo profile-import)")
@@ -218,7 +229,11 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
         matched, mismatched = _verify(ct, kl, flow.projector)
         summary = Table(title="crmsync demo — summary", show_header=False)
         summary.add_row("customers in commercetools", f"{len(ct.customers):,}")
-        summary.add_row("profiles in Klaviyo", f"{len(kl.profiles):,}")
+        guests = sum(1 for p in kl.profiles.values() if not p.get("external_id"))
+        summary.add_row(
+            "profiles in Klaviyo",
+            f"{len(kl.profiles):,}" + (f" (incl. {guests:,} guest buyers from orders)" if guests else ""),
+        )
         summary.add_row(
             "initial load",
             f"{bulk.delivered:,} profiles, {bulk.bulk_jobs} bulk job(s), "
@@ -237,11 +252,28 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
         if p50 is not None and p99 is not None:
             summary.add_row("event stored → Klaviyo write", f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms")
         summary.add_row("reconciliation", f"{recon.delivered} written, {recon.unchanged:,} unchanged")
+        commerce_ok = True
+        if commerce is not None:
+            want_events, want_items = await _expected_commerce(service)
+            got_events = {(e["metric_name"], e["unique_id"]) for e in kl.events}
+            got_items = {i[len("$custom:::$default:::") :] for i in kl.catalog_items}
+            commerce_ok = got_events == want_events and got_items == want_items
+            summary.add_row(
+                "catalog",
+                f"{len(kl.catalog_categories)} categories, {len(kl.catalog_items)} items "
+                f"({'as expected' if got_items == want_items else 'DIFFERENT from the source'})",
+            )
+            summary.add_row(
+                "orders",
+                f"{commerce['orders']:,} orders → {len(got_events):,} events "
+                f"({len(want_events - got_events)} missing), {commerce['event_calls']} Klaviyo calls, "
+                f"{commerce['events_per_s']:,.0f} events/s",
+            )
         summary.add_row("failures", str(bulk.failed + live_stats.failed + recon.failed))
         summary.add_row("verified", f"{matched:,} profiles match their customer, {mismatched} differ")
         summary.add_row("elapsed", f"{time.monotonic() - started:.1f}s")
         console.print(summary)
-        return mismatched == 0 and complete
+        return mismatched == 0 and complete and commerce_ok
     finally:
         if server is not None:
             await server.stop()
@@ -250,6 +282,45 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
         await ct.stop()
         await kl.stop()
         tmp.cleanup()
+
+
+async def _commerce_backfill(service: Service, console: Console) -> dict[str, float]:
+    console.rule("1b. catalog and orders (catalog bulk jobs; orders → events through event bulk jobs)")
+    out: dict[str, float] = {}
+    for entity in ("categories", "products", "orders"):
+        before = service.requests.writes["marketing"]
+        t0 = time.monotonic()
+        _, stats = await service.sync(entity)
+        secs = time.monotonic() - t0
+        calls = service.requests.writes["marketing"] - before
+        console.print(
+            f"{entity}: read {stats.read:,}, {stats.delivered:,} delivered"
+            + (f" as {stats.created:,} events" if entity == "orders" else "")
+            + f", {stats.failed} failed, {calls} Klaviyo write request(s), {secs:.1f}s"
+        )
+        if entity == "orders":
+            out = {
+                "orders": stats.read,
+                "event_calls": calls,
+                "events_per_s": stats.created / secs if secs else 0,
+            }
+    return out
+
+
+async def _expected_commerce(service: Service) -> tuple[set[tuple[str, str]], set[str]]:
+    """The events every order should have produced, and the published products, per the source."""
+    from crmsync.mapping.orders import OrderEventProjector
+
+    projector = OrderEventProjector()
+    events: set[tuple[str, str]] = set()
+    orders = service.flow("order")
+    async for page in orders.source.read_pages("order"):
+        for record in page:
+            events |= {(e["metric"], e["unique_id"]) for e in projector.events(record.data)}
+    items: set[str] = set()
+    async for page in service.flow("product").source.read_pages("product"):
+        items |= {r.id for r in page}
+    return events, items
 
 
 def _verify(ct: CommercetoolsEmulator, kl: KlaviyoEmulator, projector: Any) -> tuple[int, int]:

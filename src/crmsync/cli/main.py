@@ -66,6 +66,7 @@ def version() -> None:
 @app.command()
 def demo(
     customers: Annotated[int, typer.Option(help="customers seeded into the commercetools emulator")] = 3000,
+    orders: Annotated[int, typer.Option(help="orders seeded (with a catalog); 0 = customers only")] = 3000,
     changes: Annotated[int, typer.Option(help="live changes made after the initial load")] = 150,
     change_rate: Annotated[float, typer.Option(help="live changes per second")] = 25.0,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds in total")] = None,
@@ -81,11 +82,13 @@ def demo(
     port: Annotated[int, typer.Option(help="port for the crmsync HTTP API (0 = any free port)")] = 0,
     seed: Annotated[int, typer.Option(help="random seed for the generated data")] = 42,
 ) -> None:
-    """Run the embedded demo: emulators in-process, an initial bulk load, then live sync."""
+    """Run the embedded demo: emulators in-process, bulk loads of customers, the catalog and orders,
+    then live sync."""
     from crmsync.cli.demo import DemoOptions, run_demo
 
     opts = DemoOptions(
         customers=customers,
+        orders=orders,
         changes=changes,
         change_rate=change_rate,
         duration=duration,
