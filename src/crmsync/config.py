@@ -27,6 +27,7 @@ from crmsync.connectors import settings_model
 from crmsync.errors import ConfigError
 from crmsync.mapping.catalog import CatalogRules
 from crmsync.mapping.orders import OrderEventRules
+from crmsync.mapping.segments import SegmentationRules
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -104,6 +105,10 @@ class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_events: OrderEventRules = Field(
         default_factory=OrderEventRules, description="which order facts become which event metric"
+    )
+    segmentation: SegmentationRules = Field(
+        default_factory=SegmentationRules,
+        description="store, locale, currency and channel on profiles; localized values; per-store lists",
     )
     catalog: CatalogRules = Field(
         default_factory=CatalogRules, description="locales, product URL template and price of catalog items"

@@ -160,6 +160,16 @@ class DeletingTarget(TargetConnector, Protocol):
     async def delete(self, item: Projection) -> DeliveryResult: ...
 
 
+@runtime_checkable
+class ErasingTarget(TargetConnector, Protocol):
+    """A target that can erase a person (GDPR): ``identifiers`` holds what is known — ``email``,
+    ``phone_number``, the target's own ``profile_id``. ``ok`` means the request was accepted."""
+
+    async def erase(
+        self, identifiers: Mapping[str, str], *, correlation_id: str | None = None
+    ) -> DeliveryResult: ...
+
+
 @dataclass
 class RequestRecord:
     """What a connector reports about each outbound HTTP request (for the sync log and stats)."""

@@ -25,12 +25,14 @@ from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process
 from crmsync.engine.bulk import ProgressFn
 from crmsync.engine.delivery import dead_letter, deliver_records
 from crmsync.engine.dependencies import categories_first, customers_first
+from crmsync.engine.erasure import ErasureResult, erase_person
 from crmsync.engine.flow import RecordProjector
 from crmsync.engine.policy import RetryPolicy
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
 from crmsync.mapping.catalog_projector import CatalogProjector
 from crmsync.mapping.orders import OrderEventProjector
+from crmsync.mapping.segments import SegmentingProjector
 from crmsync.ports import Connector, DeletingTarget, RequestRecord, SourceConnector, TargetConnector
 from crmsync.ratelimit import LocalRateLimiter, SharedRateLimiter
 from crmsync.store import DeadLetter, LogEntry, StateStore
@@ -140,7 +142,7 @@ class Service:
             nonlocal customers
             if customers is None:
                 customers = self.flows.get((fs.name, "customer")) or self._flow(
-                    fs, "customer", source, target, projector=Projector(contract)
+                    fs, "customer", source, target, projector=SegmentingProjector(contract, fs.segmentation)
                 )
             return customers
 
@@ -356,6 +358,35 @@ class Service:
             limit=limit,
             latest=correlation_id is None and record is None,
         )
+
+    async def erase(
+        self,
+        kind: str = "customer",
+        *,
+        record_key: str | None = None,
+        email: str | None = None,
+        phone_number: str | None = None,
+        reason: str = "erasure request",
+    ) -> list[ErasureResult]:
+        """Erase one person from every target of every flow of ``kind``, then from the store and the
+        sync log, leaving a tombstone; raises ErasureFailed (nothing purged) when a target refused."""
+        kind = entity_kind(kind)
+        identifiers = {k: v for k, v in {"email": email, "phone_number": phone_number}.items() if v}
+        by_source: dict[str, list[Flow]] = {}
+        for (_, fkind), flow in self.flows.items():
+            if fkind == kind:
+                by_source.setdefault(flow.source.name, []).append(flow)
+        if not by_source:
+            raise ConfigError(f"no flow syncs {kind} records: nothing to erase from")
+        self.synclog.flush()  # the entries about to be purged must be in the store first
+        results = []
+        for flows in by_source.values():
+            results.append(
+                await erase_person(
+                    flows, kind=kind, record_key=record_key, identifiers=identifiers, reason=reason
+                )
+            )
+        return results
 
     async def ingest(self, connection: str, body: bytes, headers: Mapping[str, str]) -> int:
         """Store one pushed delivery durably; raise IngressError for malformed input."""

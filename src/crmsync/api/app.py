@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import SecretStr
 
 from crmsync import __version__
+from crmsync.api.erasure_routes import erasure_router
 from crmsync.api.metrics import ServiceCollector
 from crmsync.api.sync_routes import sync_router
 from crmsync.errors import CrmsyncError, IngressError
@@ -60,6 +61,7 @@ def create_app(service: Service) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(sync_router(service), dependencies=[Depends(admin)], responses=AUTH_RESPONSES)
+    app.include_router(erasure_router(service), dependencies=[Depends(admin)], responses=AUTH_RESPONSES)
 
     registry = CollectorRegistry()
     registry.register(ServiceCollector(service))

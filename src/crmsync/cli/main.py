@@ -23,6 +23,7 @@ from crmsync.cli.common import fail as _fail
 from crmsync.cli.common import run as _run
 from crmsync.cli.common import service as _service
 from crmsync.cli.ops import dlq_app, log_command
+from crmsync.cli.privacy import erase_command, explain_command
 from crmsync.errors import CrmsyncError
 from crmsync.sync_jobs import JobConflictError
 
@@ -43,6 +44,8 @@ app.add_typer(emulate_app, name="emulate")
 
 app.add_typer(dlq_app, name="dlq")
 app.command("log")(log_command)
+app.command("erase")(erase_command)
+app.command("explain")(explain_command)
 
 
 @app.callback()

@@ -32,11 +32,12 @@ class BatchOutcome:
     stale: list[str] = field(default_factory=list)
     failed: dict[str, CrmsyncError] = field(default_factory=dict)  # permanent: do not retry as is
     retry: dict[str, CrmsyncError] = field(default_factory=dict)  # transient: try again later
+    refused: list[str] = field(default_factory=list)  # erased people: never sent again
 
     @property
     def done(self) -> list[str]:
-        """Keys whose work is finished (delivered, unchanged, stale or permanently failed)."""
-        return self.delivered + self.unchanged + self.stale + list(self.failed)
+        """Keys whose work is finished (delivered, unchanged, stale, refused or permanently failed)."""
+        return self.delivered + self.unchanged + self.stale + self.refused + list(self.failed)
 
 
 @dataclass
@@ -86,6 +87,9 @@ async def deliver_records(
         return outcome
     if flow.projector is None:
         raise CrmsyncError(f"flow {flow.name} has no mapping for {flow.kind} records")
+    records = _refuse_erased(flow, records, outcome)
+    if not records:
+        return outcome
     ids = store.ensure_records(flow.kind, flow.source.system, "id", [r.id for r in records])
     previous = store.get_delivered(flow.target_key, list(ids.values()))
 
@@ -175,6 +179,7 @@ async def deliver_records(
     by_key = {r.record_key: r for r in results}
     writes: list[DeliveredWrite] = []
     target_links: list[tuple[str, str]] = []
+    external_links: list[tuple[str, str]] = []  # the target's external_id: known even from bulk jobs
     now = datetime.now(UTC)
     for item in pending:
         key = item.record.id
@@ -195,6 +200,9 @@ async def deliver_records(
             )
             if res.target_id:
                 target_links.append((item.internal_id, res.target_id))
+            external = item.projection.identifiers.get("external_id")
+            if external:
+                external_links.append((item.internal_id, external))
             outcome.delivered.append(key)
             stats.delivered += 1
             if res.created is True:
@@ -229,7 +237,26 @@ async def deliver_records(
         store.save_delivered(flow.target_key, writes)
     if target_links:
         store.link_many(flow.kind, flow.target.system, "id", dict(target_links))
+    if external_links:
+        store.link_many(flow.kind, flow.target.system, "external_id", dict(external_links))
     return outcome
+
+
+def _refuse_erased(flow: Flow, records: list[SourceRecord], outcome: BatchOutcome) -> list[SourceRecord]:
+    """Drop the records of erased people (tombstones by source id or e-mail) before anything else
+    happens to them — no projection, no call, no dead letter holding their data."""
+    if flow.kind != "customer":
+        return records
+    store = flow.store
+    refused = store.tombstoned(flow.kind, "id", [r.id for r in records])
+    emails = {r.id: str(r.data["email"]) for r in records if isinstance(r.data.get("email"), str)}
+    erased_emails = store.tombstoned(flow.kind, "email", list(emails.values()))
+    refused |= {rid for rid, email in emails.items() if email in erased_emails}
+    if not refused:
+        return records
+    outcome.refused.extend(r.id for r in records if r.id in refused)
+    flow.stats.refused += len(refused)
+    return [r for r in records if r.id not in refused]
 
 
 def dead_letter(

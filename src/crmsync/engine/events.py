@@ -37,6 +37,20 @@ class _Record:
     new: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _profile_values(item: _Record, name: str) -> list[str]:
+    return [
+        str(e["profile"][name])
+        for e in item.new
+        if isinstance(e.get("profile"), dict) and e["profile"].get(name)
+    ]
+
+
+def _erased(item: _Record, erased_ids: set[str], erased_mail: set[str]) -> bool:
+    return bool(set(_profile_values(item, "external_id")) & erased_ids) or bool(
+        set(_profile_values(item, "email")) & erased_mail
+    )
+
+
 async def deliver_event_records(
     flow: Flow,
     records: list[SourceRecord],
@@ -84,6 +98,17 @@ async def deliver_event_records(
             continue
         work.append(item)
 
+    if work:  # events of an erased person would recreate their profile: refused
+        erased_ids = store.tombstoned(
+            "customer", "id", [p for w in work for p in _profile_values(w, "external_id")]
+        )
+        erased_mail = store.tombstoned(
+            "customer", "email", [p for w in work for p in _profile_values(w, "email")]
+        )
+        for item in [w for w in work if _erased(w, erased_ids, erased_mail)]:
+            outcome.refused.append(item.record.id)
+            stats.refused += 1
+        work = [w for w in work if not _erased(w, erased_ids, erased_mail)]
     if work and flow.prerequisite is not None:
         waiting = await flow.prerequisite([w.record for w in work])
         for item in [w for w in work if w.record.id in waiting]:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crmsync.engine.delivery import dead_letter, deliver_records
+from crmsync.engine.erasure import erase_person
 from crmsync.engine.flow import Flow
 from crmsync.engine.policy import Action
 from crmsync.engine.stats import Failure
-from crmsync.errors import CrmsyncError, Recovery
+from crmsync.errors import CrmsyncError, Recovery, TransientError
 from crmsync.ports import ChangeEvent, DeletingTarget, Projection, SourceRecord
 from crmsync.store import DeadLetterIn, InboxEventIn, InboxRow
 
@@ -63,10 +64,22 @@ def to_inbox(event: ChangeEvent) -> InboxEventIn:
 
 
 def ingest_events(flow: Flow, events: list[ChangeEvent]) -> int:
-    """Store events durably (deduplicated by event id); return how many were new."""
+    """Store events durably (deduplicated by event id); return how many were new. Events of erased
+    people (tombstoned source ids) are refused here: never stored, never delivered."""
     relevant = [e for e in events if e.kind == flow.kind]
     if not relevant:
         return 0
+    erased = flow.store.tombstoned(flow.kind, "id", [e.resource_id for e in relevant])
+    if erased:
+        log.info(
+            "refused %d event(s) of erased %s records",
+            sum(e.resource_id in erased for e in relevant),
+            flow.kind,
+        )
+        flow.stats.refused += sum(e.resource_id in erased for e in relevant)
+        relevant = [e for e in relevant if e.resource_id not in erased]
+        if not relevant:
+            return 0
     new = flow.store.inbox_add(flow.source_key, [to_inbox(e) for e in relevant])
     flow.stats.events_received += new
     return new
@@ -215,6 +228,23 @@ async def _process(flow: Flow, rows: list[InboxRow]) -> int:
     if deleted and flow.deletes:
         failures = await _delete_at_target(flow, list(deleted))
         retry_later(flow, {rid: (err, deleted.pop(rid).rows) for rid, err in failures.items()})
+    erase = [rid for rid, p in deleted.items() if any(r.payload.get("data_erasure") for r in p.rows)]
+    for rid in erase:  # a deletion with data erasure: the person leaves every target and the store
+        try:
+            await erase_person(
+                [flow],
+                kind=flow.kind,
+                record_key=rid,
+                reason="source deletion with data erasure",
+                correlation_id=deleted[rid].rows[-1].correlation_id,
+            )
+        except CrmsyncError as exc:
+            if exc.recovery is Recovery.FATAL:
+                raise
+            retry_later(flow, {rid: (TransientError(exc.message), deleted.pop(rid).rows)})
+            continue
+        flow.stats.deleted += 1
+        settled += len(deleted.pop(rid).rows)  # purge_person removed the events themselves
     if deleted:
         # Catalog records are deleted at the target above; people reach targets through the
         # erasure flow; here the record's work is settled.
@@ -237,6 +267,9 @@ async def _process(flow: Flow, rows: list[InboxRow]) -> int:
         outcome = await deliver_records(flow, list(records.values()), origin_times=origin, attempts=tries)
         done_rows: list[int] = []
         advance: dict[str, int] = {}
+        if outcome.refused:  # erased people: their events are dropped, not kept as "done"
+            settled += sum(len(plans[rid].rows) for rid in outcome.refused)
+            store.inbox_delete(flow.source_key, outcome.refused)
         for rid in outcome.delivered + outcome.unchanged + outcome.stale:
             done_rows.extend(r.id for r in plans[rid].rows)
             # The delivered state covers every event up to its own version. An event that claimed a

@@ -25,6 +25,7 @@ class SyncStats:
     updated: int = 0
     failed: int = 0
     deleted: int = 0
+    refused: int = 0  # records and events of erased people (tombstones): never sent
     target_writes: int = 0  # write requests sent to the target
     bulk_jobs: int = 0
     events_received: int = 0  # change events stored in the inbox
@@ -56,6 +57,7 @@ class SyncStats:
             "updated": self.updated,
             "failed": self.failed,
             "deleted": self.deleted,
+            "refused": self.refused,
             "target_writes": self.target_writes,
             "bulk_jobs": self.bulk_jobs,
             "events_received": self.events_received,

@@ -6,6 +6,7 @@ inbox of source events, per-resource positions and named checkpoints. SQL is SQL
 schema is defined once in :mod:`crmsync.store.schema`.
 """
 
+from crmsync.store._erasure import PurgeCounts, Tombstone
 from crmsync.store.errors import (
     InvalidValueError,
     MigrationError,
@@ -46,6 +47,7 @@ __all__ = [
     "Link",
     "LogEntry",
     "MigrationError",
+    "PurgeCounts",
     "StateStore",
     "StoreConfigError",
     "StoreError",
@@ -53,5 +55,6 @@ __all__ = [
     "StoreUnavailableError",
     "SyncJob",
     "SyncJobStatus",
+    "Tombstone",
     "UnknownRecordError",
 ]

@@ -138,6 +138,28 @@ class InboxMixin(StoreBase):
             for chunk in chunks(sorted(set(ids)), WRITE_CHUNK):
                 conn.execute(inbox.update().where(inbox.c.id.in_(chunk)).values(values))
 
+    def inbox_for(self, source: str, resource_id: str, *, limit: int = 100) -> list[InboxRow]:
+        """The latest events of one resource, oldest first (``crmsync explain``)."""
+        query = (
+            sa.select(*_ROW_COLUMNS)
+            .where(inbox.c.source == source, inbox.c.resource_id == resource_id)
+            .order_by(inbox.c.id.desc())
+            .limit(limit)
+        )
+        with self._read("inbox_for") as conn:
+            return [InboxRow(*row) for row in conn.execute(query)][::-1]
+
+    def inbox_delete(self, source: str, resource_ids: list[str]) -> int:
+        """Delete every event of these resources (an erased person's events must not be kept)."""
+        if not resource_ids:
+            return 0
+        deleted = 0
+        with self._write("inbox_delete") as conn:
+            for chunk in chunks(sorted(set(resource_ids)), WRITE_CHUNK):
+                query = inbox.delete().where(inbox.c.source == source, inbox.c.resource_id.in_(chunk))
+                deleted += conn.execute(query).rowcount or 0
+        return deleted
+
     def inbox_counts(self, source: str | None = None) -> dict[str, int]:
         """Events per status (every status present, zero included), for one source or all."""
         query = sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)

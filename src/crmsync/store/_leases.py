@@ -12,6 +12,7 @@ worker takes the keys over. No cluster protocol beyond the database's own locks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from crmsync.store.types import InboxRow
 
 _CLAIM_CHUNK = 500
 _CLAIM_ROUNDS = 5
+_LOCKED_BACKOFF_S = 0.01
 _ROWS_PER_KEY = 4  # rows locked per wanted key: keys with several pending events take several rows
 
 
@@ -141,6 +143,8 @@ class LeaseMixin(StoreBase):
                 break
             if len(names) >= max_resources or not self._claimable(due, busy):
                 break
+            if self.backend == "postgresql":
+                time.sleep(_LOCKED_BACKOFF_S)  # rows locked by another claimer: let it commit
         claimed = [n[len(prefix) :] for n in names]
         if not claimed:
             return [], []

@@ -270,3 +270,12 @@ sync_jobs = sa.Table(
     sa.Index(None, "status"),
     sqlite_autoincrement=True,
 )
+
+tombstones = sa.Table(
+    "tombstones",
+    metadata,
+    sa.Column("digest", sa.Text, primary_key=True),  # keyed hash of one identifier (never the value)
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("erased_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crmsync.store import migrate as migrations
 from crmsync.store._delivered import DeliveredMixin
+from crmsync.store._erasure import ErasureMixin
 from crmsync.store._identity import IdentityMixin
 from crmsync.store._inbox import InboxMixin
 from crmsync.store._jobs import JobsMixin
@@ -26,7 +27,15 @@ _MIGRATE_ATTEMPTS = 6
 
 
 class StateStore(
-    IdentityMixin, DeliveredMixin, InboxMixin, StateMixin, OpsMixin, LeaseMixin, RateMixin, JobsMixin
+    IdentityMixin,
+    DeliveredMixin,
+    InboxMixin,
+    StateMixin,
+    OpsMixin,
+    LeaseMixin,
+    RateMixin,
+    JobsMixin,
+    ErasureMixin,
 ):
     """Identity links, delivered projections, the inbox, positions and checkpoints, in one database.
 

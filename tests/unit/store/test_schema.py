@@ -70,4 +70,5 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "leases",
         "rate_events",
         "sync_jobs",
+        "tombstones",
     }

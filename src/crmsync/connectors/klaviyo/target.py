@@ -342,6 +342,43 @@ class KlaviyoConnector:
         data = (response.body or {}).get("data")
         return data if isinstance(data, dict) else None
 
+    # -- erasure ------------------------------------------------------------------------------
+    async def erase(
+        self, identifiers: Mapping[str, str], *, correlation_id: str | None = None
+    ) -> DeliveryResult:
+        """Request the deletion of one person (GDPR): ``POST /api/data-privacy-deletion-jobs``.
+
+        Klaviyo takes one identifier per job: the profile id when known (the exact profile), else
+        the e-mail, else the phone number. 202 means accepted; Klaviyo deletes the profile with its
+        events, list memberships and consent asynchronously.
+        """
+        stats = CallStats()
+        profile: dict[str, Any] = {"type": "profile", "attributes": {}}
+        if identifiers.get("profile_id"):
+            profile["id"] = identifiers["profile_id"]
+        elif identifiers.get("email"):
+            profile["attributes"] = {"email": identifiers["email"]}
+        elif identifiers.get("phone_number"):
+            profile["attributes"] = {"phone_number": identifiers["phone_number"]}
+        else:
+            error = PermanentError(
+                "an erasure needs a profile id, an e-mail or a phone number", connection=self.name
+            )
+            return DeliveryResult("erasure", ok=False, error=error, calls=0)
+        body = {"data": {"type": "data-privacy-deletion-job", "attributes": {"profile": {"data": profile}}}}
+        try:
+            await self.client.request(
+                "POST",
+                "/api/data-privacy-deletion-jobs",
+                body=body,
+                operation="request_profile_deletion",
+                correlation_id=correlation_id,
+                stats=stats,
+            )
+        except CrmsyncError as exc:
+            return DeliveryResult("erasure", ok=False, error=exc, calls=stats.attempts)
+        return DeliveryResult("erasure", ok=True, target_id=profile.get("id"), calls=stats.attempts)
+
     async def aclose(self) -> None:
         await self.client.aclose()
 

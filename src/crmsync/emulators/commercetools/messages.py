@@ -52,6 +52,7 @@ class MessageLog:
         self._sequence: dict[str, int] = {}
         self._created_index = OrderedIndex()
         self._id_index = OrderedIndex()
+        self._resource_index = OrderedIndex()  # resource id -> its messages (resource(id in ...))
         self._lock = threading.RLock()
         self._deferred: list[tuple[str, dict[str, Any]]] | None = None
 
@@ -69,6 +70,7 @@ class MessageLog:
                 if not outer and self._deferred is not None:
                     deferred, self._deferred = self._deferred, None
                     self._id_index.extend(deferred)
+                    self._resource_index.extend((m["resource"]["id"], m) for _, m in deferred)
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -111,6 +113,7 @@ class MessageLog:
                     self._deferred.append((message["id"], message))
                 else:
                     self._id_index.insert(message["id"], message)
+                    self._resource_index.insert(resource_id, message)
                 written.append(message)
         return written
 
@@ -127,7 +130,11 @@ class MessageLog:
     def collection(self) -> Collection:
         return Collection(
             all_items=lambda: list(self._messages),
-            indexes={"createdAt": self._created_index, "id": self._id_index},
+            indexes={
+                "createdAt": self._created_index,
+                "id": self._id_index,
+                "resource.id": self._resource_index,
+            },
             schema=None,
             count=lambda: len(self._messages),
         )

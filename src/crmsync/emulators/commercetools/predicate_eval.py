@@ -287,27 +287,35 @@ class CompiledQuery:
 
     def exact_keys(self, field: str) -> set[str] | None:
         """The only values ``field`` can have in a match (``field in (...)`` / ``field = "x"``
-        among the AND-ed conjuncts), or ``None`` when no conjunct pins it."""
+        among the AND-ed conjuncts), or ``None`` when no conjunct pins it. A dotted ``field``
+        (``resource.id``) looks inside nested predicates (``resource(id in (...))``)."""
         result: set[str] | None = None
         for node in self.conjuncts:
-            stack = [node]
-            while stack:
-                item = stack.pop()
-                if isinstance(item, And):
-                    stack.extend(item.items)
-                    continue
-                keys: set[str] | None = None
-                if isinstance(item, InList) and item.field == field and not item.negated:
-                    values = [v for lit in item.values for v in self.context.resolve(lit)]
-                    if all(isinstance(v, str) for v in values):
-                        keys = {str(v) for v in values}
-                elif isinstance(item, Compare) and item.field == field and item.op == "=":
-                    value = self.context.resolve_one(item.value)
-                    if isinstance(value, str):
-                        keys = {value}
+            keys = self._pins(node, field)
+            if keys is not None:
+                result = keys if result is None else result & keys
+        return result
+
+    def _pins(self, node: Node, field: str) -> set[str] | None:
+        if isinstance(node, And):
+            result: set[str] | None = None
+            for sub in node.items:
+                keys = self._pins(sub, field)
                 if keys is not None:
                     result = keys if result is None else result & keys
-        return result
+            return result
+        head, _, rest = field.partition(".")
+        if rest and isinstance(node, Nested) and node.field == head:
+            return self._pins(node.item, rest)
+        if isinstance(node, InList) and node.field == field and not node.negated:
+            values = [v for lit in node.values for v in self.context.resolve(lit)]
+            if all(isinstance(v, str) for v in values):
+                return {str(v) for v in values}
+        elif isinstance(node, Compare) and node.field == field and node.op == "=":
+            value = self.context.resolve_one(node.value)
+            if isinstance(value, str):
+                return {value}
+        return None
 
     def bounds(self, field: str) -> Bounds | None:
         """The key range on ``field`` every match lies in, or ``None`` when nothing narrows it.

@@ -1,0 +1,111 @@
+"""Storefront context on every profile: store, locale, language, currency and channel as
+segmentation properties, localized custom values in the customer's locale, per-store lists.
+
+commercetools keeps a customer's context in ``stores`` (store references by key) and ``locale``;
+currency and channel belong to a store's settings (its distribution and supply channels, its
+countries' prices), so they are configured per store here (``store_currencies``,
+``store_channels``). The property names on the profile are configurable; an empty name leaves the
+property out. LocalizedString values among the profile's custom properties
+(``{"en": ..., "de": ...}``) become the text in the customer's locale, then its language, then the
+fallbacks, then the first available.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crmsync.mapping.contract import Contract
+from crmsync.mapping.projector import ProjectionResult, Projector
+
+_LOCALE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")  # IETF language tags as commercetools uses them
+CONTEXT_FIELDS = ("store", "stores", "locale", "language", "currency", "channel")
+
+
+class SegmentationRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    properties: dict[str, str] = Field(
+        default_factory=lambda: {name: name for name in CONTEXT_FIELDS},
+        description="context field -> profile property name ('' leaves it out); fields: "
+        + ", ".join(CONTEXT_FIELDS),
+    )
+    store_currencies: dict[str, str] = Field(default_factory=dict, description="store key -> ISO currency")
+    store_channels: dict[str, str] = Field(default_factory=dict, description="store key -> channel key")
+    fallback_locales: list[str] = Field(default_factory=lambda: ["en"])
+    localize_properties: bool = True
+    store_lists: bool = Field(default=False, description="add each profile to a list per store")
+    list_name: str = Field(default="{store}", description="name of a store's list; {store} is its key")
+
+
+def store_keys(customer: Mapping[str, Any]) -> list[str]:
+    keys = []
+    for ref in customer.get("stores") or []:
+        if isinstance(ref, Mapping) and isinstance(ref.get("key"), str) and ref["key"]:
+            keys.append(ref["key"])
+    return keys
+
+
+def localize(value: Any, locales: list[str]) -> Any:
+    """A LocalizedString's text in the first of ``locales`` present (by language too), else any."""
+    if not isinstance(value, Mapping) or not value or not all(isinstance(v, str) for v in value.values()):
+        return value
+    if not all(isinstance(k, str) and _LOCALE.fullmatch(k) for k in value):
+        return value  # an object, not a LocalizedString
+    for locale in locales:
+        if locale in value:
+            return value[locale]
+        language = locale.split("-")[0]
+        for key in (language, *sorted(k for k in value if k.split("-")[0] == language)):
+            if key in value:
+                return value[key]
+    return value[sorted(value)[0]]
+
+
+def context_of(customer: Mapping[str, Any], rules: SegmentationRules) -> dict[str, Any]:
+    stores = store_keys(customer)
+    store = stores[0] if stores else None
+    locale = customer.get("locale") if isinstance(customer.get("locale"), str) else None
+    context: dict[str, Any] = {
+        "store": store,
+        "stores": stores or None,
+        "locale": locale,
+        "language": locale.split("-")[0] if locale else None,
+        "currency": rules.store_currencies.get(store) if store else None,
+        "channel": rules.store_channels.get(store) if store else None,
+    }
+    return {k: v for k, v in context.items() if v is not None}
+
+
+def segment_payload(
+    customer: Mapping[str, Any], payload: dict[str, Any], rules: SegmentationRules
+) -> dict[str, Any]:
+    """The profile payload with the context properties added and custom values localized."""
+    context = context_of(customer, rules)
+    properties = dict(payload.get("properties") or {})
+    if rules.localize_properties:
+        locales = [x for x in [context.get("locale"), *rules.fallback_locales] if x]
+        properties = {k: localize(v, locales) for k, v in properties.items()}
+    for name, value in context.items():
+        prop = rules.properties.get(name, "")
+        if prop:
+            properties[prop] = value
+    out = dict(payload)
+    if properties:
+        out["properties"] = properties
+    return out
+
+
+class SegmentingProjector(Projector):
+    """The contract's projection plus the storefront context (:func:`segment_payload`)."""
+
+    def __init__(self, contract: Contract, rules: SegmentationRules, **kwargs: Any) -> None:
+        super().__init__(contract, **kwargs)
+        self.rules = rules
+
+    def project(self, source_record: Mapping[str, Any]) -> ProjectionResult:
+        result = super().project(source_record)
+        return dataclasses.replace(result, payload=segment_payload(source_record, result.payload, self.rules))
