@@ -23,7 +23,12 @@ def offline_service(tmp: Path) -> Service:
                 "client_id": "c",
                 "client_secret": "ct-secret-value",
             },
-            "marketing": {"type": "klaviyo", "api_key": "pk_secret_value", "base_url": "http://127.0.0.1:9"},
+            "marketing": {
+                "type": "klaviyo",
+                "api_key": "pk_secret_value",
+                "base_url": "http://127.0.0.1:9",
+                "max_retries": 0,  # nothing listens there: fail at once
+            },
         },
         "http": {"listen": "127.0.0.1:0", "admin_token": ADMIN, "ingress_token": INGRESS},
         "flows": [{"name": "f", "source": "shop", "target": "marketing"}],

@@ -17,11 +17,19 @@ Text = Annotated[str, Field(min_length=1, max_length=320)]
 
 
 class ErasureRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    """At least one of ``id``, ``email``, ``phone_number``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "anyOf": [{"required": ["id"]}, {"required": ["email"]}, {"required": ["phone_number"]}]
+        },
+    )
     kind: Literal["customer"] = "customer"
-    id: Text | None = Field(default=None, description="the person's id in the source (commercetools)")
-    email: Text | None = None
-    phone_number: Text | None = None
+    id: Text = Field(default=None, description="the person's id in the source (commercetools)")  # type: ignore[assignment]
+    email: Text = Field(default=None)  # type: ignore[assignment]
+    phone_number: Text = Field(default=None)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _something(self) -> ErasureRequest:
@@ -45,6 +53,7 @@ def erasure_router(service: Service) -> APIRouter:
         "/erasure",
         response_model=list[ErasureOut],
         responses={
+            400: {"description": "the body is not JSON"},
             404: {"description": "no flow syncs this kind"},
             502: {"description": "a target refused the deletion request: nothing was purged, retry"},
         },

@@ -111,8 +111,9 @@ async def erase_person(
     if failures:
         raise ErasureFailed("erasure not complete, nothing purged; retry it: " + "; ".join(failures))
     internal = store.resolve(kind, flows[0].source.system, "id", record_key) if record_key else None
+    mentions = [v for v in (record_key, *wanted.values(), *target_ids.values()) if v]
     result.purged = store.purge_person(
-        kind, flows[0].source.name, record_key or "", [internal] if internal else []
+        kind, flows[0].source.name, record_key or "", [internal] if internal else [], mentions=mentions
     )
     stones = dict(wanted)
     if record_key:

@@ -16,6 +16,7 @@ ahead — the event still names its profile by id and e-mail.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from crmsync.mapping import projection_hash
 from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
 from crmsync.store import DeadLetterIn, DeliveredWrite
 
+_MAX_IN_FLIGHT = 64
 _RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 
 
@@ -141,7 +143,13 @@ async def deliver_event_records(
         stats.bulk_jobs += 1
         results = await flow.target.bulk_upsert(projections, progress)
     else:
-        results = [await flow.target.upsert(p) for p in projections]
+        gate = asyncio.Semaphore(_MAX_IN_FLIGHT)  # the target's own limits pace the calls
+
+        async def one(item: Projection) -> DeliveryResult:
+            async with gate:
+                return await flow.target.upsert(item)
+
+        results = list(await asyncio.gather(*(one(p) for p in projections)))
         if progress is not None:
             reported = progress(len(projections), len(projections))
             if reported is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 
@@ -112,10 +113,20 @@ class ErasureMixin(StoreBase):
             ).scalars()
             return {by_digest[d] for d in found}
 
-    def purge_person(self, kind: str, source: str, record_key: str, internal_ids: list[str]) -> PurgeCounts:
+    def purge_person(
+        self,
+        kind: str,
+        source: str,
+        record_key: str,
+        internal_ids: list[str],
+        *,
+        mentions: Sequence[str] = (),
+    ) -> PurgeCounts:
         """Delete everything the store holds about one person: records with their links and
         delivered projections, inbox events (their payloads carry the person), the resource's
-        position, dead letters and sync-log entries of the record."""
+        position, dead letters and sync-log entries of the record — and every sync-log entry whose
+        URL or error text mentions one of ``mentions`` (the id in a batched read's ``where``, an
+        e-mail in a lookup filter), in plain and URL-encoded form."""
         with self._write("purge_person") as conn:
             # identity links and delivered projections go with their record (ON DELETE CASCADE)
             removed = conn.execute(records.delete().where(records.c.id.in_(internal_ids))).rowcount
@@ -135,7 +146,40 @@ class ErasureMixin(StoreBase):
                     dead_letters.c.kind == kind, dead_letters.c.record_key == record_key
                 )
             ).rowcount
-            log_rows = conn.execute(
-                sync_log.delete().where(sync_log.c.kind == kind, sync_log.c.record_key == record_key)
-            ).rowcount
-        return PurgeCounts(removed or 0, inbox_rows or 0, letters or 0, log_rows or 0)
+            log_rows = (
+                conn.execute(
+                    sync_log.delete().where(sync_log.c.kind == kind, sync_log.c.record_key == record_key)
+                ).rowcount
+                or 0
+            )
+            for text in _forms(mentions):
+                pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                log_rows += (
+                    conn.execute(
+                        sync_log.delete().where(
+                            sa.or_(
+                                sync_log.c.url.like(pattern, escape="\\"),
+                                sync_log.c.error.like(pattern, escape="\\"),
+                            )
+                        )
+                    ).rowcount
+                    or 0
+                )
+        return PurgeCounts(removed or 0, inbox_rows or 0, letters or 0, log_rows)
+
+
+def _forms(mentions: Sequence[str]) -> list[str]:
+    """Each text as it may appear in a logged URL: plain, percent-encoded, form-encoded, lower-case."""
+    out: set[str] = set()
+    for text in mentions:
+        if not text or len(text) < 4:  # too short to be personal, too likely to hit others
+            continue
+        for form in (
+            text,
+            text.lower(),
+            quote(text, safe=""),
+            quote_plus(text),
+            quote(text.lower(), safe=""),
+        ):
+            out.add(form)
+    return sorted(out)

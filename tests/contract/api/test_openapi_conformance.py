@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 
 from crmsync.api.app import create_app
 from tests.api_support import ADMIN, offline_service
@@ -24,4 +25,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SERVICE))
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_behaves_as_documented(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"})
+    # The offline service's targets are unreachable: an erasure answers its documented 502 ("a target
+    # refused the deletion request, nothing purged") — a server-side status by design, not a crash.
+    excluded = [not_a_server_error] if case.path == "/erasure" else []
+    case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"}, excluded_checks=excluded)

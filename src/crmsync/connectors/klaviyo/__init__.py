@@ -1,5 +1,9 @@
 """Klaviyo target connector (profiles, events, catalog), built against API revision 2026-07-15.
 
+Consent, suppressions, lists, GDPR erasure and change polling live in their own classes that take the
+connector's client: :class:`KlaviyoConsent`, :class:`KlaviyoLists`, :class:`KlaviyoPrivacy` and
+:class:`KlaviyoChanges` (e.g. ``KlaviyoConsent(connector.client, connector.settings)``).
+
 ``create(name, settings, observer=None)`` is the factory the connector registry calls with the
 ``connections.<name>`` block of the config.
 """
@@ -12,8 +16,13 @@ from typing import Any
 import pydantic
 
 from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, catalog_id
+from crmsync.connectors.klaviyo.changes import KlaviyoChanges
+from crmsync.connectors.klaviyo.consent import KlaviyoConsent
+from crmsync.connectors.klaviyo.consent_bodies import ConsentChange
 from crmsync.connectors.klaviyo.errors import RetryPolicy, error_from_response
 from crmsync.connectors.klaviyo.events import EVENT_KIND
+from crmsync.connectors.klaviyo.lists import KlaviyoLists
+from crmsync.connectors.klaviyo.privacy import KlaviyoPrivacy
 from crmsync.connectors.klaviyo.settings import PINNED_REVISION, KlaviyoSettings
 from crmsync.connectors.klaviyo.target import CAPABILITIES, PROJECTION_KINDS, KlaviyoConnector
 from crmsync.errors import ConfigError
@@ -26,7 +35,12 @@ __all__ = [
     "ITEM_KIND",
     "PINNED_REVISION",
     "PROJECTION_KINDS",
+    "ConsentChange",
+    "KlaviyoChanges",
     "KlaviyoConnector",
+    "KlaviyoConsent",
+    "KlaviyoLists",
+    "KlaviyoPrivacy",
     "KlaviyoSettings",
     "RetryPolicy",
     "catalog_id",

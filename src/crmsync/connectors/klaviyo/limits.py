@@ -46,6 +46,19 @@ OPERATION_LIMITS: Final[dict[str, Limits]] = {
     "get_bulk_create_categories_job": ((350, 1.0), (3500, 60.0)),
     "get_bulk_update_categories_job": ((350, 1.0), (3500, 60.0)),
     "get_bulk_delete_categories_job": ((350, 1.0), (3500, 60.0)),
+    # consent, suppressions and lists (crmsync.connectors.klaviyo.consent / lists)
+    "bulk_subscribe_profiles": ((75, 1.0), (750, 60.0)),
+    "bulk_unsubscribe_profiles": ((75, 1.0), (750, 60.0)),
+    "bulk_suppress_profiles": ((75, 1.0), (750, 60.0)),
+    "bulk_unsuppress_profiles": ((75, 1.0), (750, 60.0)),
+    "get_bulk_suppress_profiles_job": ((75, 1.0), (750, 60.0)),
+    "get_bulk_unsuppress_profiles_job": ((75, 1.0), (750, 60.0)),
+    "get_lists": ((75, 1.0), (750, 60.0)),
+    # create_list also has "daily: 150/d"; lists.KlaviyoLists caches ids so it creates each list once
+    "create_list": ((10, 1.0), (150, 60.0)),
+    "add_profiles_to_list": ((10, 1.0), (150, 60.0)),
+    # GDPR erasure (crmsync.connectors.klaviyo.privacy)
+    "request_profile_deletion": ((3, 1.0), (60, 60.0)),
 }
 DEFAULT_LIMITS: Final[Limits] = ((3, 1.0), (60, 60.0))  # the smallest published tier (XS/S), for safety
 

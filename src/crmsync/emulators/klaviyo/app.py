@@ -24,7 +24,10 @@ from crmsync.emulators.klaviyo import (
     routes_events,
     routes_jobs,
     routes_lists,
+    routes_privacy,
     routes_profiles,
+    routes_subscriptions,
+    routes_suppressions,
 )
 from crmsync.emulators.klaviyo.context import CTX, MB, Context, RequestRecord
 from crmsync.emulators.klaviyo.errors import ApiError
@@ -149,6 +152,25 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ),
     *CATALOG_ROUTES,
     *routes_catalog_jobs.ROUTES,
+    (
+        "POST",
+        "/api/profile-subscription-bulk-create-jobs",
+        "bulk_subscribe_profiles",
+        routes_subscriptions.bulk_subscribe_profiles,
+    ),
+    (
+        "POST",
+        "/api/profile-subscription-bulk-delete-jobs",
+        "bulk_unsubscribe_profiles",
+        routes_subscriptions.bulk_unsubscribe_profiles,
+    ),
+    *routes_suppressions.ROUTES,
+    (
+        "POST",
+        "/api/data-privacy-deletion-jobs",
+        "request_profile_deletion",
+        routes_privacy.request_profile_deletion,
+    ),
 )
 OPERATIONS: dict[tuple[str, str], str] = {(method, path): op for method, path, op, _ in ROUTES}
 

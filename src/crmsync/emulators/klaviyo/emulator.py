@@ -11,6 +11,16 @@ Usage::
     emu.write_count()                       # 2xx POST/PATCH/DELETE under /api/ since the last reset
     await emu.stop()
 
+Consent, suppressions and deletions (:mod:`~crmsync.emulators.klaviyo.consent_controls`)::
+
+    pid = emu.seed_profile(email="a@b.com", consent={"email_marketing": "SUBSCRIBED"})
+    emu.subscriptions_of(pid); emu.suppressed; emu.deletion_requests
+    emu.change_consent(pid, "email_marketing", "UNSUBSCRIBED"); emu.suppress_email("a@b.com")
+    emu.confirm_double_opt_in(pid); emu.configure_consent(implicit_email_consent=True)
+
+``processing_lag_seconds`` delays the effect of the 202-without-a-job operations (bulk subscribe /
+unsubscribe, data-privacy deletion); 0 applies them before the answer.
+
 Faults (5xx, 429, storms, latency, timeouts, resets; see :mod:`crmsync.emulators.faults`)::
 
     emu = KlaviyoEmulator(faults=FaultPlan(error_rate=0.2, seed=1))
@@ -31,6 +41,7 @@ from aiohttp import web
 from crmsync.emulators._runtime import EmulatorServer, serve_forever
 from crmsync.emulators.faults import FaultInjector, FaultPlan
 from crmsync.emulators.klaviyo.app import build_app
+from crmsync.emulators.klaviyo.consent_controls import ConsentControls
 from crmsync.emulators.klaviyo.context import Context, RequestRecord
 from crmsync.emulators.klaviyo.fault_wiring import recorder, render
 from crmsync.emulators.klaviyo.ids import IdFactory
@@ -74,7 +85,7 @@ def _event_snapshot(store: Store, event: Event) -> dict[str, Any]:
     }
 
 
-class KlaviyoEmulator:
+class KlaviyoEmulator(ConsentControls):
     """A Klaviyo API server on 127.0.0.1 with direct state access and a request log for tests."""
 
     def __init__(
@@ -85,11 +96,13 @@ class KlaviyoEmulator:
         seed: int | None = None,
         faults: FaultPlan | None = None,
         max_catalog_jobs_in_progress: int = MAX_CATALOG_IN_PROGRESS,
+        processing_lag_seconds: float = 0.0,
     ) -> None:
         ids = IdFactory(seed)
         store = Store(ids)
         jobs = JobManager(store, ids, job_step_seconds)
         jobs.max_catalog_in_progress = max_catalog_jobs_in_progress  # the spec's 500, lower in tests
+        jobs.processing_lag = processing_lag_seconds
         self._ctx = Context(store=store, ids=ids, jobs=jobs, limiter=RateLimiter(), rate_limits=rate_limits)
         self.fault_injector = FaultInjector(faults, api_prefixes=("/api/",))
         self._server = EmulatorServer(self.app)

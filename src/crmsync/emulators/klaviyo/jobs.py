@@ -11,6 +11,12 @@ per tick; a member that fails (duplicate external id, unknown id) is recorded in
 and counted in ``failed_count``. At most ``max_catalog_in_progress`` (500, per the spec) catalog jobs
 may be queued or processing at once; one more is refused with a 429.
 
+Profile suppression jobs (:class:`SuppressionJob`, bulk suppress / unsuppress) follow the same
+lifecycle with ``SUPPRESSION_CHUNK`` emails per tick; an email that needs no change (already
+suppressed, or no profile to unsuppress) counts in ``skipped_count`` rather than ``completed_count``.
+Operations answered 202 without a job resource (bulk subscribe / unsubscribe, data-privacy deletion)
+are applied through :meth:`JobManager.later`, after the emulator's ``processing_lag_seconds``.
+
 Jobs run as tasks on the serving event loop; stopping the emulator cancels unfinished ones (they
 keep their last status).
 """
@@ -36,6 +42,7 @@ from crmsync.emulators.klaviyo.validation import (
 
 CHUNK = 1000
 CATALOG_CHUNK = 25
+SUPPRESSION_CHUNK = 100
 #: "The maximum number of jobs in progress at one time is 500." (catalog bulk job operations)
 MAX_CATALOG_IN_PROGRESS = 500
 RETENTION = timedelta(days=30)
@@ -112,6 +119,31 @@ class CatalogJob:
 MemberProcessor = Callable[[CatalogJob, int], None]
 
 
+@dataclass(slots=True)
+class SuppressionJob:
+    """A bulk suppress / unsuppress job; ``kind`` is its JSON:API type."""
+
+    id: str
+    kind: str  # profile-suppression-bulk-create-job | profile-suppression-bulk-delete-job
+    created_at: datetime
+    emails: list[str]  # the emails named in the request, or the list's members' at submission
+    list_id: str | None = None
+    segment_id: str | None = None
+    status: str = "queued"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_count: int = 0
+    skipped_count: int = 0
+
+    @property
+    def total_count(self) -> int:
+        return len(self.emails)
+
+
+#: Applies member ``index`` of a suppression job; False when it was skipped (nothing to change).
+SuppressionProcessor = Callable[[SuppressionJob, int], bool]
+
+
 class JobManager:
     """Owns the jobs and the asyncio tasks that advance them on the server's loop."""
 
@@ -121,7 +153,9 @@ class JobManager:
         self.step_seconds = step_seconds
         self.jobs: dict[str, BulkJob] = {}
         self.catalog_jobs: dict[str, CatalogJob] = {}
+        self.suppression_jobs: dict[str, SuppressionJob] = {}
         self.max_catalog_in_progress = MAX_CATALOG_IN_PROGRESS
+        self.processing_lag = 0.0  # seconds before a 202 without a job resource takes effect
         self._tasks: set[asyncio.Task[None]] = set()
 
     def job(self, job_id: str) -> BulkJob:
@@ -164,6 +198,39 @@ class JobManager:
         self._spawn(self._run_catalog(job, process), f"klaviyo-{kind}-{job.id}")
         return job
 
+    def suppression_job(self, kind: str, job_id: str) -> SuppressionJob:
+        found = self.suppression_jobs.get(job_id)
+        if found is None or found.kind != kind:
+            raise ApiError(404, "not_found", f"A {kind} with id {job_id} does not exist.")
+        return found
+
+    def submit_suppression(self, job: SuppressionJob, process: SuppressionProcessor) -> SuppressionJob:
+        with self.store.lock:
+            self.suppression_jobs[job.id] = job
+
+        def step(index: int) -> None:
+            applied = process(job, index)
+            with self.store.lock:
+                if applied:
+                    job.completed_count += 1
+                else:
+                    job.skipped_count += 1
+
+        self._spawn(self._advance(job, step, SUPPRESSION_CHUNK), f"klaviyo-{job.kind}-{job.id}")
+        return job
+
+    def later(self, delay: float, action: Callable[[], None], name: str) -> None:
+        """Run ``action`` after ``delay`` seconds on the serving loop; at once when ``delay <= 0``."""
+        if delay <= 0:
+            action()
+            return
+
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            action()
+
+        self._spawn(run(), name)
+
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
@@ -196,7 +263,9 @@ class JobManager:
 
         await self._advance(job, step, CATALOG_CHUNK)
 
-    async def _advance(self, job: BulkJob | CatalogJob, step: Callable[[int], None], chunk: int) -> None:
+    async def _advance(
+        self, job: BulkJob | CatalogJob | SuppressionJob, step: Callable[[int], None], chunk: int
+    ) -> None:
         """queued -> (one tick) processing -> ``chunk`` members per tick -> complete."""
         await asyncio.sleep(self.step_seconds)
         job.status = "processing"

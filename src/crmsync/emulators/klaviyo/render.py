@@ -10,6 +10,7 @@ from typing import Any
 
 from crmsync.emulators.klaviyo.ids import iso
 from crmsync.emulators.klaviyo.store import Event, KList, Metric, Profile
+from crmsync.emulators.klaviyo.subscriptions import render_subscriptions
 from crmsync.emulators.klaviyo.validation import LOCATION_FIELDS, STRING_FIELDS
 
 PROFILE_RELATIONSHIPS = ("lists", "segments", "push-tokens")
@@ -19,48 +20,6 @@ def rel_links(base: str, kind: str, rid: str, name: str) -> dict[str, str]:
     return {
         "self": f"{base}/api/{kind}/{rid}/relationships/{name}/",
         "related": f"{base}/api/{kind}/{rid}/{name}/",
-    }
-
-
-def _subscriptions(profile: Profile) -> dict[str, Any]:
-    """Default consent state: nobody has consented (the emulator models no consent changes)."""
-    never = "NEVER_SUBSCRIBED"
-    return {
-        "email": {
-            "marketing": {
-                "can_receive_email_marketing": False,
-                "consent": never,
-                "consent_timestamp": None,
-                "last_updated": None,
-                "method": None,
-                "method_detail": None,
-                "custom_method_detail": None,
-                "double_optin": None,
-                "suppression": [],
-                "list_suppressions": [],
-            }
-        },
-        "sms": {
-            "marketing": {
-                "can_receive_sms_marketing": False,
-                "consent": never,
-                "consent_timestamp": None,
-                "method": None,
-                "method_detail": None,
-                "last_updated": None,
-            },
-            "transactional": {
-                "can_receive_sms_transactional": False,
-                "consent": never,
-                "consent_timestamp": None,
-                "method": None,
-                "method_detail": None,
-                "last_updated": None,
-            },
-        },
-        "mobile_push": {
-            "marketing": {"can_receive_push_marketing": False, "consent": never, "consent_timestamp": None}
-        },
     }
 
 
@@ -101,6 +60,15 @@ def project(attributes: dict[str, Any], fields: list[str]) -> dict[str, Any]:
 _MISSING = object()
 
 
+def subscriptions(profile: Profile) -> dict[str, Any]:
+    """The profile's ``subscriptions`` attribute (consent and suppressions, subscriptions.py)."""
+    return render_subscriptions(
+        profile.consent,
+        email=profile.attributes.get("email"),
+        phone_number=profile.attributes.get("phone_number"),
+    )
+
+
 def profile_attributes(profile: Profile, additional: frozenset[str] = frozenset()) -> dict[str, Any]:
     attrs: dict[str, Any] = {name: profile.attributes.get(name) for name in STRING_FIELDS}
     attrs["created"] = iso(profile.created)
@@ -115,7 +83,7 @@ def profile_attributes(profile: Profile, additional: frozenset[str] = frozenset(
     attrs["location"] = location
     attrs["properties"] = dict(profile.properties)
     if "subscriptions" in additional:
-        attrs["subscriptions"] = _subscriptions(profile)
+        attrs["subscriptions"] = subscriptions(profile)
     if "predictive_analytics" in additional:
         attrs["predictive_analytics"] = dict.fromkeys(_PREDICTIVE)
     return attrs

@@ -7,7 +7,11 @@ Write semantics mirror the real API:
   appends to / removes from list properties and unsets keys;
 * an identifier (email, phone_number, external_id) belongs to at most one profile — a write that
   would give it to a second profile is a 409 ``duplicate_profile`` naming the owner;
-* emails match case-insensitively.
+* emails match case-insensitively;
+* each profile carries its consent state (``Profile.consent``, :mod:`.subscriptions`); a consent
+  change bumps ``updated`` (:meth:`Store.touch`), which is what "profiles updated since" polls read;
+* a data-privacy deletion (:meth:`Store.delete_profile`) removes the profile with its identifiers,
+  list memberships and events.
 
 All mutations run on the server's event loop; ``lock`` guards readers in other threads (tests and
 SDK fidelity runs read state while the server thread writes).
@@ -24,6 +28,8 @@ from typing import Any
 from crmsync.emulators.klaviyo.catalog_store import CatalogStore
 from crmsync.emulators.klaviyo.errors import duplicate_profile, not_found
 from crmsync.emulators.klaviyo.ids import IdFactory, now
+from crmsync.emulators.klaviyo.privacy import DeletionRequest
+from crmsync.emulators.klaviyo.subscriptions import ConsentSettings, ProfileConsent, filter_values
 from crmsync.emulators.klaviyo.validation import IDENTIFIERS, LOCATION_FIELDS, STRING_FIELDS, PatchOps
 
 
@@ -42,6 +48,7 @@ class Profile:
     anonymous_id: str | None = None
     last_event_date: datetime | None = None
     lists: dict[str, datetime] = field(default_factory=dict)  # list id -> joined_group_at
+    consent: ProfileConsent = field(default_factory=ProfileConsent)  # subscriptions.py
 
     def get(self, name: str) -> Any:
         """Field accessor used by filters and sorting."""
@@ -54,6 +61,8 @@ class Profile:
         if name == "email":
             email = self.attributes.get("email")
             return email.lower() if isinstance(email, str) else None
+        if name.startswith("subscriptions."):
+            return filter_values(self.consent, name)
         return self.attributes.get(name)
 
     def snapshot(self) -> dict[str, Any]:
@@ -67,6 +76,7 @@ class Profile:
             "updated": self.updated,
             "last_event_date": self.last_event_date,
             "lists": sorted(self.lists),
+            "subscriptions": self.consent.summary(),
         }
 
 
@@ -119,6 +129,9 @@ class Store:
         self.events_by_id: dict[str, Event] = {}
         self.event_keys: set[tuple[str, str, str]] = set()
         self.catalog = CatalogStore(self.lock)  # catalog items and categories (catalog_store.py)
+        # consent (subscriptions.py) and data privacy (privacy.py)
+        self.consent_settings = ConsentSettings()  # shared by every profile's ProfileConsent
+        self.deletion_requests: list[DeletionRequest] = []  # in request order (privacy.py)
 
     # -- lookups ---------------------------------------------------------------------------------
     def profile(self, profile_id: str) -> Profile:
@@ -164,6 +177,7 @@ class Store:
                 updated=moment,
                 attributes=dict.fromkeys(STRING_FIELDS),
                 location=dict.fromkeys(LOCATION_FIELDS),
+                consent=ProfileConsent(settings=self.consent_settings),
             )
             self._apply(profile, attrs, ops)
             self.profiles[profile.id] = profile
@@ -231,15 +245,47 @@ class Store:
         if ops:
             _patch_properties(profile.properties, ops)
 
-    def _reindex(self, profile: Profile, before: dict[str, Any]) -> None:
+    def _reindex(self, profile: Profile, before: dict[str, Any], *, drop: bool = False) -> None:
         for name in IDENTIFIERS:
             old, new = before.get(name), profile.attributes.get(name)
+            if drop:
+                old, new = new, None
             if old == new:
                 continue
             if old:
                 self.index[name].pop(_key(name, old), None)
             if new:
                 self.index[name][_key(name, new)] = profile.id
+
+    def touch(self, profile: Profile) -> None:
+        """Mark a profile changed (consent writes): ``updated`` is what change polling reads."""
+        profile.updated = now()
+
+    def delete_profile(self, profile_id: str) -> bool:
+        """Remove a profile with its identifiers, list memberships and events. False if absent."""
+        with self.lock:
+            profile = self.profiles.pop(profile_id, None)
+            if profile is None:
+                return False
+            position = bisect_left(self.order, profile_id)
+            if position < len(self.order) and self.order[position] == profile_id:
+                del self.order[position]
+            else:  # pragma: no cover - order is kept sorted; fall back to a scan
+                self.order.remove(profile_id)
+            self._reindex(profile, {}, drop=True)
+            if profile.anonymous_id is not None:
+                self.anonymous.pop(profile.anonymous_id, None)
+            for list_id in profile.lists:
+                klist = self.lists.get(list_id)
+                if klist is not None:
+                    klist.members.pop(profile_id, None)
+            gone = [event for event in self.events if event.profile_id == profile_id]
+            if gone:
+                self.events = [event for event in self.events if event.profile_id != profile_id]
+                for event in gone:
+                    self.events_by_id.pop(event.id, None)
+                    self.event_keys.discard((event.profile_id, event.metric_id, event.unique_id))
+        return True
 
     # -- lists -----------------------------------------------------------------------------------
     def create_list(self, name: str, opt_in_process: str) -> KList:
@@ -262,6 +308,12 @@ class Store:
         with self.lock:
             klist.members[profile.id] = moment
             profile.lists[klist.id] = moment
+
+    def remove_from_list(self, klist: KList, profile: Profile) -> bool:
+        with self.lock:
+            found = klist.members.pop(profile.id, None) is not None
+            profile.lists.pop(klist.id, None)
+        return found
 
     # -- metrics and events ----------------------------------------------------------------------
     def metric_for(self, name: str, service: str | None) -> Metric:
