@@ -26,6 +26,7 @@ from pydantic import (
 from crmsync.connectors import settings_model
 from crmsync.errors import ConfigError
 from crmsync.mapping.catalog import CatalogRules
+from crmsync.mapping.consent import ConsentRules
 from crmsync.mapping.orders import OrderEventRules
 from crmsync.mapping.segments import SegmentationRules
 
@@ -105,6 +106,9 @@ class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_events: OrderEventRules = Field(
         default_factory=OrderEventRules, description="which order facts become which event metric"
+    )
+    consent: ConsentRules = Field(
+        default_factory=ConsentRules, description="who owns consent, and where the shop keeps it"
     )
     segmentation: SegmentationRules = Field(
         default_factory=SegmentationRules,

@@ -160,6 +160,34 @@ class DeletingTarget(TargetConnector, Protocol):
     async def delete(self, item: Projection) -> DeliveryResult: ...
 
 
+@dataclass(frozen=True)
+class ConsentUpdate:
+    """One channel's consent for one person, as the owner of consent decided it.
+
+    ``channel``: ``email_marketing`` | ``sms_marketing`` | ``sms_transactional``; ``at``: when the
+    person gave or withdrew it (the source's timestamp); ``list_name``: a list (e.g. the store's)
+    the person joins when subscribing.
+    """
+
+    record_key: str
+    identifiers: Mapping[str, str]
+    channel: str
+    subscribed: bool
+    at: datetime | None = None
+    list_name: str | None = None
+    correlation_id: str | None = None
+
+
+@runtime_checkable
+class ConsentTarget(TargetConnector, Protocol):
+    """A target that keeps consent (Klaviyo subscriptions). ``historical``: a backfill of consent
+    given in the past (keep ``at``, no confirmation flows) rather than a change made just now."""
+
+    async def set_consent(
+        self, updates: list[ConsentUpdate], *, historical: bool
+    ) -> list[DeliveryResult]: ...
+
+
 @runtime_checkable
 class ErasingTarget(TargetConnector, Protocol):
     """A target that can erase a person (GDPR): ``identifiers`` holds what is known — ``email``,

@@ -123,7 +123,11 @@ class Service(ServiceOps):
             nonlocal customers
             if customers is None:
                 customers = self.flows.get((fs.name, "customer")) or self._flow(
-                    fs, "customer", source, target, projector=SegmentingProjector(contract, fs.segmentation)
+                    fs,
+                    "customer",
+                    source,
+                    target,
+                    projector=SegmentingProjector(contract, fs.segmentation, fs.consent),
                 )
             return customers
 

@@ -8,6 +8,9 @@ than what was already delivered (source version) is stale and never overwrites t
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +21,18 @@ from crmsync.engine.flow import Flow
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import diff_payloads, projection_hash
-from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
+from crmsync.ports import (
+    ConsentTarget,
+    ConsentUpdate,
+    DeliveryResult,
+    ProgressCallback,
+    Projection,
+    SourceRecord,
+)
 from crmsync.store import DeadLetterIn, DeliveredWrite
 
+log = logging.getLogger("crmsync.engine.delivery")
+CONSENT = "consent"  # the canonical consent in a projection: stored and hashed, never sent as attributes
 _RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MAX_IN_FLIGHT = 64
 
@@ -46,6 +58,8 @@ class _Pending:
     record: SourceRecord
     projection: Projection
     hash: str
+    stored: dict[str, Any] = field(default_factory=dict)  # what is remembered (incl. consent)
+    previous: dict[str, Any] | None = None
 
 
 async def deliver_records(
@@ -131,19 +145,32 @@ async def deliver_records(
                 stats.unchanged += 1
                 continue
         removed = (
-            [c.path for c in diff_payloads(prev.payload, result.payload) if c.kind == "removed"]
+            [
+                c.path
+                for c in diff_payloads(prev.payload, result.payload)
+                if c.kind == "removed" and not c.path.startswith(CONSENT)
+            ]
             if prev is not None
             else []
         )
         projection = Projection(
             kind=flow.projection_kind,
             record_key=record.id,
-            payload=result.payload,
+            payload={k: v for k, v in result.payload.items() if k != CONSENT},  # consent goes its own way
             identifiers=dict(result.identifiers),
             correlation_id=record.correlation_id,
             clear=removed,
         )
-        pending.append(_Pending(internal_id, record, projection, digest))
+        pending.append(
+            _Pending(
+                internal_id,
+                record,
+                projection,
+                digest,
+                result.payload,
+                prev.payload if prev is not None else None,
+            )
+        )
 
     if pending and flow.prerequisite is not None:
         waiting = await flow.prerequisite([p.record for p in pending])
@@ -179,6 +206,7 @@ async def deliver_records(
     by_key = {r.record_key: r for r in results}
     writes: list[DeliveredWrite] = []
     target_links: list[tuple[str, str]] = []
+    consent_items: list[_Pending] = []
     external_links: list[tuple[str, str]] = []  # the target's external_id: known even from bulk jobs
     now = datetime.now(UTC)
     for item in pending:
@@ -192,12 +220,13 @@ async def deliver_records(
             writes.append(
                 DeliveredWrite(
                     internal_id=item.internal_id,
-                    payload=item.projection.payload,
+                    payload=item.stored,
                     hash=item.hash,
                     source_version=item.record.version,
                     target_id=res.target_id,
                 )
             )
+            consent_items.append(item)
             if res.target_id:
                 target_links.append((item.internal_id, res.target_id))
             external = item.projection.identifiers.get("external_id")
@@ -231,6 +260,8 @@ async def deliver_records(
                     tries.get(key, 1),
                 )
             )
+    if consent_items:
+        writes = await deliver_consent(flow, consent_items, writes, outcome, historical=use_bulk)
     if letters:
         store.dlq_add(letters)
     if writes:
@@ -240,6 +271,80 @@ async def deliver_records(
     if external_links:
         store.link_many(flow.kind, flow.target.system, "external_id", dict(external_links))
     return outcome
+
+
+async def deliver_consent(
+    flow: Flow,
+    items: list[_Pending],
+    writes: list[DeliveredWrite],
+    outcome: BatchOutcome,
+    *,
+    historical: bool,
+) -> list[DeliveredWrite]:
+    """Send the consent channels that changed since the last delivery (subscribe / unsubscribe).
+
+    A channel the target did not take keeps its previous state in the store, so the next sync or
+    change sends it again (transient failures also put the record on the retry path).
+    """
+    updates: list[ConsentUpdate] = []
+    owners: list[tuple[_Pending, str, dict[str, Any]]] = []
+    for item in items:
+        new = item.stored.get(CONSENT) or {}
+        old = (item.previous or {}).get(CONSENT) or {}
+        for channel, state in new.items():
+            before = (old.get(channel) or {}).get("status")
+            if before == state.get("status"):
+                continue
+            if before is None and state.get("status") != "subscribed":
+                continue  # "not opted in" is not a withdrawal: never-subscribed stays untouched
+            at = _parse_time(state.get("at"))
+            updates.append(
+                ConsentUpdate(
+                    record_key=item.record.id,
+                    identifiers=item.projection.identifiers,
+                    channel=channel,
+                    subscribed=state.get("status") == "subscribed",
+                    at=at,
+                    list_name=state.get("list"),
+                    correlation_id=item.record.correlation_id,
+                )
+            )
+            owners.append((item, channel, old.get(channel) or {}))
+    if not updates or not isinstance(flow.target, ConsentTarget):
+        return writes
+    results = await flow.target.set_consent(updates, historical=historical)
+    reverted: dict[str, dict[str, Any]] = {}
+    for (item, channel, old_state), result in zip(owners, results, strict=True):
+        if result.ok:
+            flow.stats.consent_updates += 1
+            continue
+        stored = reverted.setdefault(item.internal_id, copy.deepcopy(item.stored))
+        if old_state:
+            stored[CONSENT][channel] = old_state
+        else:
+            stored[CONSENT].pop(channel, None)
+        error = result.error or CrmsyncError("consent not delivered", record_key=item.record.id)
+        log.warning("consent %s of %s not delivered: %s", channel, item.record.id, error.message)
+        if error.recovery in _RETRYABLE:
+            outcome.retry.setdefault(item.record.id, error)
+    if not reverted:
+        return writes
+    return [
+        dataclasses.replace(w, payload=reverted[w.internal_id], hash=projection_hash(reverted[w.internal_id]))
+        if w.internal_id in reverted
+        else w
+        for w in writes
+    ]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _refuse_erased(flow: Flow, records: list[SourceRecord], outcome: BatchOutcome) -> list[SourceRecord]:

@@ -25,6 +25,7 @@ class SyncStats:
     updated: int = 0
     failed: int = 0
     deleted: int = 0
+    consent_updates: int = 0  # consent channels sent (subscribe / unsubscribe)
     refused: int = 0  # records and events of erased people (tombstones): never sent
     target_writes: int = 0  # write requests sent to the target
     bulk_jobs: int = 0
@@ -58,6 +59,7 @@ class SyncStats:
             "failed": self.failed,
             "deleted": self.deleted,
             "refused": self.refused,
+            "consent_updates": self.consent_updates,
             "target_writes": self.target_writes,
             "bulk_jobs": self.bulk_jobs,
             "events_received": self.events_received,

@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crmsync.errors import RecordValidationError
+from crmsync.mapping.consent import ConsentRules, consent_of
 from crmsync.mapping.contract import Contract
 from crmsync.mapping.projector import ProjectionResult, Projector
 
@@ -100,12 +102,28 @@ def segment_payload(
 
 
 class SegmentingProjector(Projector):
-    """The contract's projection plus the storefront context (:func:`segment_payload`)."""
+    """The contract's projection plus the storefront context (:func:`segment_payload`) and, when the
+    shop owns consent, the canonical consent (``payload["consent"]``, see :mod:`.consent`)."""
 
-    def __init__(self, contract: Contract, rules: SegmentationRules, **kwargs: Any) -> None:
+    def __init__(
+        self, contract: Contract, rules: SegmentationRules, consent: ConsentRules | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(contract, **kwargs)
         self.rules = rules
+        self.consent = consent
 
     def project(self, source_record: Mapping[str, Any]) -> ProjectionResult:
         result = super().project(source_record)
-        return dataclasses.replace(result, payload=segment_payload(source_record, result.payload, self.rules))
+        payload = segment_payload(source_record, result.payload, self.rules)
+        if self.consent is not None and self.consent.owner == "shop":
+            try:
+                channels = consent_of(source_record, self.consent)
+            except RecordValidationError as exc:
+                exc.record_key = exc.record_key or result.record_key
+                raise
+            for state in channels.values():
+                if self.consent.store_lists and state.get("store") and state["status"] == "subscribed":
+                    state["list"] = self.consent.list_name.format(store=state["store"])
+            if channels:
+                payload["consent"] = channels
+        return dataclasses.replace(result, payload=payload)

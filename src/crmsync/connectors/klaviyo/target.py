@@ -31,6 +31,8 @@ from crmsync.connectors.klaviyo.bulk import BulkImporter
 from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, CatalogWriter
 from crmsync.connectors.klaviyo.catalog_bulk import CatalogBulk
 from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
+from crmsync.connectors.klaviyo.consent import KlaviyoConsent
+from crmsync.connectors.klaviyo.consent_bodies import ConsentChange
 from crmsync.connectors.klaviyo.event_bulk import BulkEventSender
 from crmsync.connectors.klaviyo.events import EVENT_KIND, EventSender
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
@@ -40,6 +42,7 @@ from crmsync.errors import CrmsyncError, DuplicateError, NotFoundError, Permanen
 from crmsync.ports import (
     JSON,
     Capabilities,
+    ConsentUpdate,
     DeliveryResult,
     ProgressCallback,
     Projection,
@@ -341,6 +344,42 @@ class KlaviyoConnector:
             return None
         data = (response.body or {}).get("data")
         return data if isinstance(data, dict) else None
+
+    # -- consent ------------------------------------------------------------------------------
+    async def set_consent(self, updates: list[ConsentUpdate], *, historical: bool) -> list[DeliveryResult]:
+        """Subscriptions (bulk subscribe / unsubscribe jobs, see :mod:`.consent`); a subscription
+        with a ``list_name`` also joins that list (created on first use). Historical backfills keep
+        the source's consent time (``historical_import``); an update without one goes as live."""
+        consent = KlaviyoConsent(self.client, self.settings, connection=self.name)
+        results: dict[int, DeliveryResult] = {}
+        groups: dict[tuple[bool, str | None, bool], list[int]] = {}
+        for i, u in enumerate(updates):
+            groups.setdefault((u.subscribed, u.list_name, historical and u.at is not None), []).append(i)
+        for (subscribed, list_name, hist), indexes in groups.items():
+            changes = [
+                ConsentChange(
+                    record_key=updates[i].record_key,
+                    email=updates[i].identifiers.get("email"),
+                    phone_number=updates[i].identifiers.get("phone_number"),
+                    channels=frozenset({updates[i].channel}),
+                    consented_at=updates[i].at if hist else None,
+                    correlation_id=updates[i].correlation_id,
+                )
+                for i in indexes
+            ]
+            try:
+                list_id = await consent.ensure_list(list_name) if list_name and subscribed else None
+            except CrmsyncError as exc:
+                for i in indexes:
+                    results[i] = DeliveryResult(updates[i].record_key, ok=False, error=exc, calls=0)
+                continue
+            sent = (
+                await consent.subscribe(changes, list_id=list_id, historical=hist)
+                if subscribed
+                else await consent.unsubscribe(changes)
+            )
+            results.update(zip(indexes, sent, strict=True))
+        return [results[i] for i in range(len(updates))]
 
     # -- erasure ------------------------------------------------------------------------------
     async def erase(

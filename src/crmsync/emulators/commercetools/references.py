@@ -54,6 +54,24 @@ CUSTOMER_PROFILE_TYPE: dict[str, Any] = {
             "type": {"name": "Boolean"},
         },
         {
+            "name": "newsletterOptInAt",
+            "label": {"en": "Newsletter opt-in given or withdrawn at"},
+            "required": False,
+            "type": {"name": "DateTime"},
+        },
+        {
+            "name": "smsOptIn",
+            "label": {"en": "SMS marketing opt-in"},
+            "required": False,
+            "type": {"name": "Boolean"},
+        },
+        {
+            "name": "smsOptInAt",
+            "label": {"en": "SMS opt-in given or withdrawn at"},
+            "required": False,
+            "type": {"name": "DateTime"},
+        },
+        {
             "name": "preferredStore",
             "label": {"en": "Preferred store"},
             "required": False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .seed_data import COUNTRIES, COUNTRY_WEIGHTS, City, Country, format_number, national_number, postal_code
@@ -145,6 +146,13 @@ class _Generator:
         self.add_addresses(draft, country, first, last, key)
         if rng.random() < 0.85:
             draft["custom"] = self.custom(country)
+            if draft["custom"]["fields"].get("newsletterOptIn"):
+                # when the opt-in was given: derived from the index, so the random stream (and every
+                # other generated value) stays what it was before this field existed
+                day = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+                    days=(index * 7919) % 650, minutes=index % 1440
+                )
+                draft["custom"]["fields"]["newsletterOptInAt"] = day.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return draft
 
     def add_addresses(self, draft: dict[str, Any], country: Country, first: str, last: str, key: str) -> None:
