@@ -177,7 +177,12 @@ def test_sync_rerun_and_one_change(emulators: tuple[str, str], tmp_path: Path) -
             assert location.get("city") == address.get("city")
             assert location.get("zip") == address.get("postalCode")
             assert location.get("country") == address.get("country")
-        assert attrs.get("properties", {}) == (c.get("custom") or {}).get("fields", {})
+        # custom fields as they are, plus the storefront context (store, locale, language)
+        stores = [s["key"] for s in c.get("stores") or []]
+        context = {"store": stores[0], "stores": stores} if stores else {}
+        if c.get("locale"):
+            context |= {"locale": c["locale"], "language": c["locale"].split("-")[0]}
+        assert attrs.get("properties", {}) == {**(c.get("custom") or {}).get("fields", {}), **context}
 
     again = sync(cfg)
     assert again["read"] == 120 and again["unchanged"] == 120 and again["target_writes"] == 0
