@@ -28,7 +28,7 @@ from crmsync.errors import ConfigError
 from crmsync.mapping.catalog import CatalogRules
 from crmsync.mapping.consent import ConsentRules
 from crmsync.mapping.orders import OrderEventRules
-from crmsync.mapping.segments import SegmentationRules
+from crmsync.mapping.segments import OwnershipRules, SegmentationRules
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -106,6 +106,9 @@ class FlowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_events: OrderEventRules = Field(
         default_factory=OrderEventRules, description="which order facts become which event metric"
+    )
+    ownership: OwnershipRules = Field(
+        default_factory=OwnershipRules, description="attributes the CRM owns: never overwritten by the shop"
     )
     consent: ConsentRules = Field(
         default_factory=ConsentRules, description="who owns consent, and where the shop keeps it"

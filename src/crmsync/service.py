@@ -127,7 +127,7 @@ class Service(ServiceOps):
                     "customer",
                     source,
                     target,
-                    projector=SegmentingProjector(contract, fs.segmentation, fs.consent),
+                    projector=SegmentingProjector(contract, fs.segmentation, fs.consent, fs.ownership),
                 )
             return customers
 

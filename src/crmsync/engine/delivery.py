@@ -108,6 +108,8 @@ async def deliver_records(
     previous = store.get_delivered(flow.target_key, list(ids.values()))
 
     pending: list[_Pending] = []
+    # attributes another system owns: never sent, and never cleared because the source lacks them
+    withheld: tuple[str, ...] = tuple(getattr(flow.projector, "withheld", ()))
     for record in records:
         internal_id = ids[record.id]
         try:
@@ -148,7 +150,7 @@ async def deliver_records(
             [
                 c.path
                 for c in diff_payloads(prev.payload, result.payload)
-                if c.kind == "removed" and not c.path.startswith(CONSENT)
+                if c.kind == "removed" and not c.path.startswith((CONSENT, *withheld))
             ]
             if prev is not None
             else []

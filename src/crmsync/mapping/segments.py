@@ -101,20 +101,59 @@ def segment_payload(
     return out
 
 
+class OwnershipRules(BaseModel):
+    """Who owns each attribute of "customer truth" (seed 000/001: no "last write wins").
+
+    ``crm`` lists the target payload paths the CRM owns (``first_name``, ``properties.loyaltyTier``,
+    ``location`` ...): the shop's values for them are never sent and never clear the CRM's. Every
+    other attribute is the shop's. (Consent has its own owner: ``consent.owner``.)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    crm: list[str] = Field(default_factory=list, description="payload paths owned by the CRM")
+
+
+def withhold(payload: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """The payload without the given dotted paths (the attributes this source does not own)."""
+    if not paths:
+        return payload
+    out = dict(payload)
+    for path in paths:
+        head, _, rest = path.partition(".")
+        if not rest:
+            out.pop(head, None)
+        elif isinstance(out.get(head), dict):
+            inner = withhold(out[head], [rest])
+            if inner:
+                out[head] = inner
+            else:
+                out.pop(head)
+    return out
+
+
 class SegmentingProjector(Projector):
-    """The contract's projection plus the storefront context (:func:`segment_payload`) and, when the
-    shop owns consent, the canonical consent (``payload["consent"]``, see :mod:`.consent`)."""
+    """The contract's projection plus the storefront context (:func:`segment_payload`), without the
+    attributes the CRM owns (:class:`OwnershipRules`), and, when the shop owns consent, with the
+    canonical consent (``payload["consent"]``, see :mod:`.consent`)."""
 
     def __init__(
-        self, contract: Contract, rules: SegmentationRules, consent: ConsentRules | None = None, **kwargs: Any
+        self,
+        contract: Contract,
+        rules: SegmentationRules,
+        consent: ConsentRules | None = None,
+        ownership: OwnershipRules | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(contract, **kwargs)
         self.rules = rules
         self.consent = consent
+        self.ownership = ownership or OwnershipRules()
+        # paths this flow never writes nor clears at the target (the engine reads this)
+        self.withheld: tuple[str, ...] = tuple(self.ownership.crm)
 
     def project(self, source_record: Mapping[str, Any]) -> ProjectionResult:
         result = super().project(source_record)
-        payload = segment_payload(source_record, result.payload, self.rules)
+        payload = withhold(segment_payload(source_record, result.payload, self.rules), list(self.withheld))
         if self.consent is not None and self.consent.owner == "shop":
             try:
                 channels = consent_of(source_record, self.consent)

@@ -74,3 +74,12 @@ def test_segmentation_never_fails_and_keeps_the_contract_payload(
     assert props.get("store") == (stores[0] if stores else None)
     if values:
         assert props["label"] in values.values()
+
+
+def test_withhold_removes_owned_paths_at_any_depth() -> None:
+    from crmsync.mapping.segments import withhold
+
+    payload = {"first_name": "A", "location": {"city": "B", "zip": "1"}, "properties": {"tier": "gold"}}
+    out = withhold(payload, ["location.city", "properties.tier", "nope.deeper", "title"])
+    assert out == {"first_name": "A", "location": {"zip": "1"}}
+    assert payload["properties"] == {"tier": "gold"}  # the input is not modified
