@@ -23,7 +23,7 @@ from crmsync.cli.common import fail as _fail
 from crmsync.cli.common import run as _run
 from crmsync.cli.common import service as _service
 from crmsync.cli.ops import dlq_app, log_command
-from crmsync.cli.privacy import erase_command, explain_command
+from crmsync.cli.privacy import erase_command, explain_command, review_duplicates_command
 from crmsync.errors import CrmsyncError
 from crmsync.sync_jobs import JobConflictError
 
@@ -46,6 +46,9 @@ app.add_typer(dlq_app, name="dlq")
 app.command("log")(log_command)
 app.command("erase")(erase_command)
 app.command("explain")(explain_command)
+review_app = typer.Typer(help="Reports for a human to review.", no_args_is_help=True)
+review_app.command("duplicates")(review_duplicates_command)
+app.add_typer(review_app, name="review")
 
 
 @app.callback()

@@ -77,3 +77,26 @@ def explain_command(
                   f"dead letters: {len(found['dead_letters'])}")  # fmt: skip
     for e in found["requests"][-10:]:
         console.print(f"  {e['at']}  {e['method']} {e['url']} -> {e['status']}  {e.get('error') or ''}")
+
+
+def review_duplicates_command(
+    config: ConfigOpt,
+    threshold: Annotated[float, typer.Option(help="minimum name similarity, 0..100")] = 90.0,
+    flow: Annotated[str | None, typer.Option(help="flow name (default: the first customer flow)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Possible duplicates by fuzzy name match within a postal code — suggestions for a human to
+    review; crmsync never merges records on a fuzzy match."""
+    from crmsync.review import suggest_duplicates
+
+    async def go(svc: Any) -> Any:
+        target = svc.flow("customer", flow).target_key
+        return suggest_duplicates(svc.store, target, threshold=threshold)
+
+    found = run_async(config, go)
+    if as_json:
+        print(json.dumps([asdict(s) for s in found]))
+        return
+    for s in found:
+        console.print(f"{s.score:5.1f}  {s.a}  ~  {s.b}  ({s.reason})")
+    err.print(f"{len(found)} suggestion(s); nothing was merged")

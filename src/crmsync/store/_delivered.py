@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from crmsync.store._base import StoreBase, Upsert, utcnow
 from crmsync.store.schema import delivered
 from crmsync.store.types import Delivered, DeliveredWrite
@@ -68,3 +70,26 @@ class DeliveredMixin(StoreBase):
         ]
         with self._write("save_delivered") as conn:
             self._insert_many(conn, delivered, params, _replace_delivered)
+
+    def delivered_page(self, target: str, *, after: str | None = None, limit: int = 1000) -> list[Delivered]:
+        """Delivered projections of a target in internal-id order (keyset paging with ``after``)."""
+        c = delivered.c
+        query = sa.select(
+            c.internal_id, c.payload, c.hash, c.source_version, c.target_id, c.delivered_at
+        ).where(c.target == target)
+        if after is not None:
+            query = query.where(c.internal_id > after)
+        query = query.order_by(c.internal_id).limit(limit)
+        with self._read("delivered_page") as conn:
+            return [
+                Delivered(
+                    internal_id=row.internal_id,
+                    target=target,
+                    payload=row.payload,
+                    hash=row.hash,
+                    source_version=row.source_version,
+                    target_id=row.target_id,
+                    delivered_at=row.delivered_at,
+                )
+                for row in conn.execute(query)
+            ]
