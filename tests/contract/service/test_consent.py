@@ -17,6 +17,8 @@ from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.engine import poll_once, process_inbox
 from crmsync.service import Service
 
+from .support import service_config
+
 Stack = dict[str, Any]
 
 
@@ -30,35 +32,12 @@ async def make_stack(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         ct_url, kl_url = await ct.start(), await kl.start()
         for draft in generate_customer_drafts(30, seed=17):
             ct.create_customer(draft)
-        cfg = {
-            "store": f"sqlite:///{tmp_path / f's{len(made)}.db'}",
-            "connections": {
-                "shop": {
-                    "type": "commercetools",
-                    "project_key": "p",
-                    "api_url": ct_url,
-                    "auth_url": ct_url,
-                    "client_id": "c",
-                    "client_secret": "s",
-                    "poll_overlap_seconds": 1,
-                },
-                "marketing": {
-                    "type": "klaviyo",
-                    "api_key": "pk_test",
-                    "base_url": kl_url,
-                    "bulk_poll_interval_seconds": 0.02,
-                },
-            },
-            "flows": [
-                {
-                    "name": "f",
-                    "source": "shop",
-                    "target": "marketing",
-                    "bulk_threshold": bulk_threshold,
-                    "consent": consent,
-                }
-            ],
-        }
+        cfg = service_config(
+            tmp_path / f"s{len(made)}.db",
+            ct_url,
+            kl_url,
+            flow={"bulk_threshold": bulk_threshold, "consent": consent},
+        )
         svc = Service(parse_config(cfg))
         made.append((svc, ct, kl))
         return {"ct": ct, "kl": kl, "svc": svc}

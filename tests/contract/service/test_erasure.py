@@ -19,6 +19,8 @@ from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.engine import poll_once, process_inbox
 from crmsync.service import Service
 
+from .support import service_config
+
 
 @pytest.fixture()
 async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
@@ -29,23 +31,14 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         ct.create_customer(draft)
     ct.seed_catalog(categories=4, products=6)
     db = tmp_path / "s.db"
-    cfg = {
-        "store": f"sqlite:///{db}",
-        "connections": {
-            "shop": {
-                "type": "commercetools",
-                "project_key": "p",
-                "api_url": ct_url,
-                "auth_url": ct_url,
-                "client_id": "c",
-                "client_secret": "s",
-                "poll_overlap_seconds": 1,
-            },
-            "marketing": {"type": "klaviyo", "api_key": "pk_test", "base_url": kl_url, "max_retries": 1},
-        },
-        "log": {"pii": "keep"},  # the hardest case: the sync log may hold personal data as sent
-        "flows": [{"name": "f", "source": "shop", "target": "marketing", "entities": ["customer", "order"]}],
-    }
+    cfg = service_config(
+        db,
+        ct_url,
+        kl_url,
+        flow={"entities": ["customer", "order"]},
+        marketing={"max_retries": 1},
+        log={"pii": "keep"},  # the hardest case: the sync log may hold personal data as sent
+    )
     svc = Service(parse_config(cfg))
     try:
         yield {"ct": ct, "kl": kl, "svc": svc, "db": db}

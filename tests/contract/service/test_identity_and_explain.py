@@ -18,6 +18,8 @@ from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.explain import explain
 from crmsync.service import Service
 
+from .support import service_config
+
 HEADERS = {"Authorization": "Klaviyo-API-Key pk_test", "revision": "2026-07-15"}
 
 
@@ -28,33 +30,9 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     ct_url, kl_url = await ct.start(), await kl.start()
     for draft in generate_customer_drafts(8, seed=21):
         ct.create_customer(draft)
-    cfg = {
-        "store": f"sqlite:///{tmp_path / 's.db'}",
-        "connections": {
-            "shop": {
-                "type": "commercetools",
-                "project_key": "p",
-                "api_url": ct_url,
-                "auth_url": ct_url,
-                "client_id": "c",
-                "client_secret": "s",
-            },
-            "marketing": {
-                "type": "klaviyo",
-                "api_key": "pk_test",
-                "base_url": kl_url,
-                "bulk_poll_interval_seconds": 0.02,
-            },
-        },
-        "flows": [
-            {
-                "name": "f",
-                "source": "shop",
-                "target": "marketing",
-                "bulk_threshold": 1 if request.param == "bulk" else 1000,
-            }
-        ],
-    }
+    cfg = service_config(
+        tmp_path / "s.db", ct_url, kl_url, flow={"bulk_threshold": 1 if request.param == "bulk" else 1000}
+    )
     svc = Service(parse_config(cfg))
     try:
         yield {"ct": ct, "kl": kl, "kl_url": kl_url, "svc": svc, "mode": request.param}

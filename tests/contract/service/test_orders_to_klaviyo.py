@@ -19,6 +19,8 @@ from crmsync.engine import poll_once, process_inbox
 from crmsync.mapping.orders import OrderEventProjector
 from crmsync.service import Service
 
+from .support import service_config
+
 
 @pytest.fixture()
 async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
@@ -29,27 +31,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         ct.create_customer(draft)
     ct.seed_catalog(categories=6, products=12)
     ct.seed_orders(80, seed=5)
-    cfg = {
-        "store": f"sqlite:///{tmp_path / 's.db'}",
-        "connections": {
-            "shop": {
-                "type": "commercetools",
-                "project_key": "p",
-                "api_url": ct_url,
-                "auth_url": ct_url,
-                "client_id": "c",
-                "client_secret": "s",
-                "poll_overlap_seconds": 1,
-            },
-            "marketing": {
-                "type": "klaviyo",
-                "api_key": "pk_test",
-                "base_url": kl_url,
-                "bulk_poll_interval_seconds": 0.02,
-            },
-        },
-        "flows": [{"name": "f", "source": "shop", "target": "marketing", "entities": ["customer", "order"]}],
-    }
+    cfg = service_config(tmp_path / "s.db", ct_url, kl_url, flow={"entities": ["customer", "order"]})
     svc = Service(parse_config(cfg))
     try:
         yield {"ct": ct, "kl": kl, "svc": svc}

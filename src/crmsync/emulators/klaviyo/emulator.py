@@ -47,8 +47,13 @@ from crmsync.emulators.klaviyo.fault_wiring import recorder, render
 from crmsync.emulators.klaviyo.ids import IdFactory
 from crmsync.emulators.klaviyo.jobs import MAX_CATALOG_IN_PROGRESS, BulkJob, CatalogJob, JobManager
 from crmsync.emulators.klaviyo.ratelimit import RateLimiter
-from crmsync.emulators.klaviyo.store import Event, KList, Metric, Store
-from crmsync.emulators.klaviyo.views import CatalogCategoriesView, CatalogItemsView, find_events
+from crmsync.emulators.klaviyo.store import KList, Metric, Store
+from crmsync.emulators.klaviyo.views import (
+    CatalogCategoriesView,
+    CatalogItemsView,
+    event_snapshot,
+    find_events,
+)
 
 
 class ProfilesView(Mapping[str, dict[str, Any]]):
@@ -67,22 +72,6 @@ class ProfilesView(Mapping[str, dict[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._store.profiles)
-
-
-def _event_snapshot(store: Store, event: Event) -> dict[str, Any]:
-    metric = store.metrics.get(event.metric_id)
-    return {
-        "id": event.id,
-        "uuid": event.uuid,
-        "metric_id": event.metric_id,
-        "metric_name": metric.name if metric else None,
-        "profile_id": event.profile_id,
-        "time": event.time,
-        "properties": dict(event.properties),
-        "value": event.value,
-        "value_currency": event.value_currency,
-        "unique_id": event.unique_id,
-    }
 
 
 class KlaviyoEmulator(ConsentControls):
@@ -166,7 +155,7 @@ class KlaviyoEmulator(ConsentControls):
     def events(self) -> list[dict[str, Any]]:
         store = self._ctx.store
         with store.lock:
-            return [_event_snapshot(store, e) for e in store.events]
+            return [event_snapshot(store, e) for e in store.events]
 
     @property
     def jobs(self) -> Mapping[str, BulkJob]:
