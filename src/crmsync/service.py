@@ -194,6 +194,7 @@ class Service(ServiceOps):
             batch_size=fs.batch_size,
             policy=self.policy,
             lease_ttl=timedelta(seconds=fs.lease_seconds),
+            match_order=tuple(fs.match_order) if kind == "customer" else (),
         )
 
     # -- lookup -----------------------------------------------------------------------------

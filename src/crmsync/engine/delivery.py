@@ -412,6 +412,8 @@ async def _upsert_each(
         nonlocal done
         async with limit:
             try:
+                if flow.match_order and p.previous is None and flow.target.capabilities.find:
+                    await _link_existing(flow, p)
                 res = await flow.target.upsert(p.projection)
             except CrmsyncError as exc:
                 res = DeliveryResult(record_key=p.record.id, ok=False, error=exc)
@@ -422,6 +424,20 @@ async def _upsert_each(
         return res
 
     return list(await asyncio.gather(*(one(p) for p in pending)))
+
+
+async def _link_existing(flow: Flow, item: _Pending) -> None:
+    """Before a record's first write, look it up at the target by its identifiers in the flow's
+    priority order (stable id, then e-mail, then phone ...) and link the match, so the write
+    updates that record instead of creating a second one."""
+    identifiers = {
+        k: item.projection.identifiers[k] for k in flow.match_order if item.projection.identifiers.get(k)
+    }
+    if not identifiers:
+        return
+    found = await flow.target.find(flow.projection_kind, identifiers)
+    if found:
+        flow.store.link_many(flow.kind, flow.target.system, "id", {item.internal_id: found})
 
 
 async def _call(progress: ProgressCallback, done: int, total: int) -> None:

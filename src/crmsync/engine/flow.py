@@ -64,6 +64,7 @@ class Flow:
     target_kind: str | None = None  # the projections' kind at the target, when not ``kind``
     deletes: bool = False  # a record deleted at the source is deleted at the target
     related: Related | None = None  # records whose projection embeds this one's (descendants)
+    match_order: tuple[str, ...] = ()  # look a new record up at the target first, by these, in order
 
     @property
     def projection_kind(self) -> str:

@@ -23,16 +23,17 @@ from .support import service_config
 HEADERS = {"Authorization": "Klaviyo-API-Key pk_test", "revision": "2026-07-15"}
 
 
-@pytest.fixture(params=["one-by-one", "bulk"])
+@pytest.fixture(params=["one-by-one", "bulk", "lookup-first"])
 async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     ct = CommercetoolsEmulator("p")
     kl = KlaviyoEmulator(rate_limits=False, job_step_seconds=0.01)
     ct_url, kl_url = await ct.start(), await kl.start()
     for draft in generate_customer_drafts(8, seed=21):
         ct.create_customer(draft)
-    cfg = service_config(
-        tmp_path / "s.db", ct_url, kl_url, flow={"bulk_threshold": 1 if request.param == "bulk" else 1000}
-    )
+    flow: dict[str, Any] = {"bulk_threshold": 1 if request.param == "bulk" else 1000}
+    if request.param == "lookup-first":  # look the profile up (external_id, then email) before writing
+        flow["match_order"] = ["external_id", "email"]
+    cfg = service_config(tmp_path / "s.db", ct_url, kl_url, flow=flow)
     svc = Service(parse_config(cfg))
     try:
         yield {"ct": ct, "kl": kl, "kl_url": kl_url, "svc": svc, "mode": request.param}
@@ -66,12 +67,17 @@ async def test_an_existing_profile_is_linked_not_duplicated_and_explained(stack:
     links = {(link["system"], link["id_kind"]): link["value"] for link in found["links"]}
     assert links[("commercetools", "id")] == person["id"]
     assert links[("klaviyo", "external_id")] == person["id"]
-    if stack["mode"] == "one-by-one":  # bulk import jobs do not report profile ids
+    if stack["mode"] != "bulk":  # bulk import jobs do not report profile ids
         assert links[("klaviyo", "id")] == existing_id
     target = found["targets"]["marketing:customer"]
     assert target["last_delivered"]["payload"]["email"] == person["email"].lower()
     if stack["mode"] == "bulk":
         assert target["match"].startswith("delivered in a bulk import job")
+    elif stack["mode"] == "lookup-first":
+        # by external_id (nothing), then by e-mail (the existing profile): linked, then updated
+        lookups = [r for r in svc.store.log_query(connection="marketing", limit=1000) if r.method == "GET"]
+        assert any("email" in r.url for r in lookups)
+        assert target["match"].startswith("matched an existing target record"), target["match"]
     else:
         assert target["match"].startswith("matched an existing target record"), target["match"]
         assert [r["status"] for r in found["requests"]] == [200]

@@ -308,14 +308,16 @@ class KlaviyoConnector:
 
     # -- lookups ------------------------------------------------------------------------------
     async def find(self, kind: str, identifiers: Mapping[str, str]) -> str | None:
-        """The id of the profile matching ``external_id``, else ``email``, else ``phone_number``."""
+        """The id of the profile matching the identifiers, tried in the order given (default:
+        ``external_id``, else ``email``, else ``phone_number``)."""
         if kind != ENTITY:
             raise PermanentError(
                 f"klaviyo connector {self.name!r} cannot look up {kind!r} records (only {ENTITY!r})",
                 connection=self.name,
                 entity=kind,
             )
-        for name in IDENTIFIERS:
+        # the caller's order is the priority (a dict keeps it); Klaviyo's three identifiers only
+        for name in [n for n in identifiers if n in IDENTIFIERS] or list(IDENTIFIERS):
             value = identifiers.get(name)
             if not value:
                 continue
