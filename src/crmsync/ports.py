@@ -189,6 +189,26 @@ class ConsentTarget(TargetConnector, Protocol):
 
 
 @runtime_checkable
+class ConsentSource(Protocol):
+    """A CRM that reports consent changed on its side (two-way flows where the CRM owns consent).
+
+    ``consent_changes(cursor)`` returns ``(changes, new cursor)``: one dict per changed person,
+    ``{"external_id", "email", "consent": {channel: "subscribed" | "unsubscribed"}}``, channels
+    absent when never asked. Store the cursor only after acting on the changes.
+    """
+
+    async def consent_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]: ...
+
+
+@runtime_checkable
+class ConsentWriter(Protocol):
+    """A source that takes consent back (commercetools custom fields): ``set_consent_fields``
+    writes the flags of one record, returns False when there was nothing to change."""
+
+    async def set_consent_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool: ...
+
+
+@runtime_checkable
 class ErasingTarget(TargetConnector, Protocol):
     """A target that can erase a person (GDPR): ``identifiers`` holds what is known — ``email``,
     ``phone_number``, the target's own ``profile_id``. ``ok`` means the request was accepted."""

@@ -26,6 +26,7 @@ from crmsync.engine.bulk import ProgressFn
 from crmsync.engine.dependencies import categories_first, customers_first
 from crmsync.engine.flow import RecordProjector
 from crmsync.engine.policy import RetryPolicy
+from crmsync.engine.readback import run_readback
 from crmsync.entities import entity_kind
 from crmsync.errors import ConfigError, CrmsyncError, IngressError
 from crmsync.mapping import FieldChange, Projector, diff_payloads, load_contract
@@ -195,6 +196,11 @@ class Service(ServiceOps):
             policy=self.policy,
             lease_ttl=timedelta(seconds=fs.lease_seconds),
             match_order=tuple(fs.match_order) if kind == "customer" else (),
+            consent_readback=(
+                {ch: src.field for ch, src in fs.consent.channels.items()}
+                if kind == "customer" and fs.consent.owner == "crm"
+                else None
+            ),
         )
 
     # -- lookup -----------------------------------------------------------------------------
@@ -246,6 +252,8 @@ class Service(ServiceOps):
         for flow in self.flows.values():
             poll = self.flow_settings(flow.name).poll_interval_seconds
             tasks.append(asyncio.create_task(run_live(flow, stop, poll_interval=poll, on_cycle=cycle)))
+            if flow.consent_readback:
+                tasks.append(asyncio.create_task(run_readback(flow, stop, interval=poll)))
         try:
             await asyncio.gather(*tasks)
         finally:

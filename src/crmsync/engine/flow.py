@@ -65,6 +65,7 @@ class Flow:
     deletes: bool = False  # a record deleted at the source is deleted at the target
     related: Related | None = None  # records whose projection embeds this one's (descendants)
     match_order: tuple[str, ...] = ()  # look a new record up at the target first, by these, in order
+    consent_readback: dict[str, str] | None = None  # channel -> shop field, when the CRM owns consent
 
     @property
     def projection_kind(self) -> str:

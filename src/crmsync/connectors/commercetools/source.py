@@ -31,7 +31,7 @@ from crmsync.connectors.commercetools.ingress import parse_ingress
 from crmsync.connectors.commercetools.orders import OrderFacts
 from crmsync.connectors.commercetools.settings import CommercetoolsSettings
 from crmsync.connectors.commercetools.transport import Sleep
-from crmsync.errors import NotFoundError, PermanentError
+from crmsync.errors import ConcurrentModificationError, NotFoundError, PermanentError
 from crmsync.ports import Capabilities, ChangeEvent, RequestObserver, SourceRecord
 
 log = logging.getLogger(__name__)
@@ -271,6 +271,31 @@ class CommercetoolsConnector:
         subtree goes with it, each category with its own ResourceDeleted).
         """
         return await descendants(self.client, category_id)
+
+    async def set_consent_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool:
+        """Write consent flags (custom fields) of one customer back; False when they already hold
+        these values (nothing written — which is also how a write of ours coming back is
+        recognised). A 409 (the customer changed meanwhile) is retried on the current version."""
+        for _ in range(3):
+            customer = await self.get_customer(record_id)
+            if customer is None:
+                return False
+            current = (customer.get("custom") or {}).get("fields") or {}
+            actions = [
+                {"action": "setCustomField", "name": name, "value": value}
+                for name, value in fields.items()
+                if current.get(name) != value
+            ]
+            if not actions:
+                return False
+            try:
+                await self.update_customer(record_id, customer["version"], actions)
+            except ConcurrentModificationError:
+                continue
+            return True
+        raise ConcurrentModificationError(
+            f"customer {record_id} kept changing while its consent was written back", connection=self.name
+        )
 
     # -- change feed and pushes -----------------------------------------------------------------
     async def poll_changes(

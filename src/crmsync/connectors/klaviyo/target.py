@@ -30,6 +30,7 @@ from crmsync.connectors.klaviyo.batching import ProgressSplit, unsupported
 from crmsync.connectors.klaviyo.bulk import BulkImporter
 from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, CatalogWriter
 from crmsync.connectors.klaviyo.catalog_bulk import CatalogBulk
+from crmsync.connectors.klaviyo.changes import KlaviyoChanges
 from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
 from crmsync.connectors.klaviyo.consent import KlaviyoConsent
 from crmsync.connectors.klaviyo.consent_bodies import ConsentChange
@@ -74,6 +75,13 @@ CAPABILITIES = Capabilities(
 
 #: A bulk delivery of one group of kinds: ``(items, progress) -> results in the order of items``.
 Runner = Callable[[list[Projection], ProgressCallback | None], Coroutine[Any, Any, list[DeliveryResult]]]
+
+
+_CHANNELS = {  # canonical channel -> where Klaviyo keeps it in ``subscriptions``
+    "email_marketing": ("email", "marketing"),
+    "sms_marketing": ("sms", "marketing"),
+    "sms_transactional": ("sms", "transactional"),
+}
 
 
 def filter_literal(value: str) -> str:
@@ -382,6 +390,26 @@ class KlaviyoConnector:
             )
             results.update(zip(indexes, sent, strict=True))
         return [results[i] for i in range(len(updates))]
+
+    async def consent_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]:
+        """Profiles whose consent (or anything) changed in Klaviyo since ``cursor`` (see
+        :mod:`.changes`), as ``{"external_id", "email", "consent": {channel: status}}``."""
+        profiles, new_cursor = await KlaviyoChanges(self.client, connection=self.name).profiles_updated_since(
+            cursor
+        )
+        out: list[dict[str, Any]] = []
+        for profile in profiles:
+            attrs = profile.get("attributes") or {}
+            subs = attrs.get("subscriptions") or {}
+            consent: dict[str, str] = {}
+            for channel, (group, kind) in _CHANNELS.items():
+                state = ((subs.get(group) or {}).get(kind) or {}).get("consent")
+                if state in ("SUBSCRIBED", "UNSUBSCRIBED"):
+                    consent[channel] = state.lower()
+            out.append(
+                {"external_id": attrs.get("external_id"), "email": attrs.get("email"), "consent": consent}
+            )
+        return out, new_cursor
 
     # -- erasure ------------------------------------------------------------------------------
     async def erase(
