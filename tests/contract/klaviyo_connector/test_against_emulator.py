@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from crmsync.connectors.klaviyo import KlaviyoConnector, create
+from crmsync.connectors.klaviyo import KlaviyoConnector
 from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.errors import RecordValidationError
 from crmsync.ports import Projection, RequestRecord
-
-API_KEY = "pk_contract_test_key"
 
 
 def _item(n: int | str, **extra: Any) -> Projection:
@@ -27,31 +23,6 @@ def _item(n: int | str, **extra: Any) -> Projection:
         **extra,
     }
     return Projection("customer", f"cust-{n}", payload, correlation_id=f"corr-{n}")
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[KlaviyoEmulator]:
-    emu = KlaviyoEmulator(rate_limits=False, job_step_seconds=0.002)
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-@pytest.fixture
-async def connect(emulator: KlaviyoEmulator) -> AsyncIterator[Callable[..., KlaviyoConnector]]:
-    made: list[KlaviyoConnector] = []
-
-    def build(observer: Callable[[RequestRecord], None] | None = None, **settings: Any) -> KlaviyoConnector:
-        options = {"api_key": API_KEY, "base_url": emulator.base_url, "bulk_poll_interval_seconds": 0.01}
-        connector = create("klaviyo-test", {**options, **settings}, observer)
-        made.append(connector)
-        return connector
-
-    yield build
-    for connector in made:
-        await connector.aclose()
 
 
 async def _create_profile(connector: KlaviyoConnector, **attributes: Any) -> str:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from crmsync.connectors.klaviyo import KlaviyoConnector, catalog_id, create
 from crmsync.connectors.klaviyo.limits import OPERATION_LIMITS
 from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.errors import RecordValidationError
 from crmsync.ports import Projection, RequestRecord
-
-API_KEY = "pk_contract_catalog"
+from tests.contract.klaviyo_connector.support import API_KEY
 
 
 def _category(n: int, name: str | None = None) -> Projection:
@@ -37,31 +34,6 @@ def _item(n: int, categories: list[int] | None = None, **payload: Any) -> Projec
         **payload,
     }
     return Projection("catalog_item", f"SKU-{n}", body, correlation_id=f"corr-{n}")
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[KlaviyoEmulator]:
-    emu = KlaviyoEmulator(rate_limits=False, job_step_seconds=0.002)
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-@pytest.fixture
-async def connect(emulator: KlaviyoEmulator) -> AsyncIterator[Callable[..., KlaviyoConnector]]:
-    made: list[KlaviyoConnector] = []
-
-    def build(observer: Callable[[RequestRecord], None] | None = None) -> KlaviyoConnector:
-        options = {"api_key": API_KEY, "base_url": emulator.base_url, "bulk_poll_interval_seconds": 0.005}
-        connector = create("klaviyo-catalog", options, observer)
-        made.append(connector)
-        return connector
-
-    yield build
-    for connector in made:
-        await connector.aclose()
 
 
 async def test_category_and_item_create_update_delete(

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from crmsync.connectors.klaviyo import KlaviyoConnector, create
+from crmsync.connectors.klaviyo import KlaviyoConnector
 from crmsync.connectors.klaviyo.limits import OPERATION_LIMITS
 from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.errors import RecordValidationError
 from crmsync.ports import Projection, RequestRecord
-
-API_KEY = "pk_contract_events"
 
 
 def _event(n: int, customer: int | None = None, **payload: Any) -> Projection:
@@ -29,31 +25,6 @@ def _event(n: int, customer: int | None = None, **payload: Any) -> Projection:
         **payload,
     }
     return Projection("event", str(body["unique_id"]), body, correlation_id=f"corr-{n}")
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[KlaviyoEmulator]:
-    emu = KlaviyoEmulator(rate_limits=False, job_step_seconds=0.002)
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-@pytest.fixture
-async def connect(emulator: KlaviyoEmulator) -> AsyncIterator[Callable[..., KlaviyoConnector]]:
-    made: list[KlaviyoConnector] = []
-
-    def build(observer: Callable[[RequestRecord], None] | None = None) -> KlaviyoConnector:
-        options = {"api_key": API_KEY, "base_url": emulator.base_url, "bulk_poll_interval_seconds": 0.01}
-        connector = create("klaviyo-events", options, observer)
-        made.append(connector)
-        return connector
-
-    yield build
-    for connector in made:
-        await connector.aclose()
 
 
 async def test_single_event_is_stored_and_a_replay_adds_nothing(

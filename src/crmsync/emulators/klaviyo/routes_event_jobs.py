@@ -33,6 +33,7 @@ from aiohttp import web
 from crmsync.emulators.klaviyo.context import MB, accepted, context, read_json
 from crmsync.emulators.klaviyo.errors import invalid
 from crmsync.emulators.klaviyo.ids import now, parse_datetime
+from crmsync.emulators.klaviyo.routes_events import check_strings
 from crmsync.emulators.klaviyo.store import Event, Profile, Store
 from crmsync.emulators.klaviyo.validation import (
     IDENTIFIERS,
@@ -87,19 +88,7 @@ def _typed(value: Any, expected: str, pointer: str) -> dict[str, Any]:
 
 
 def _check_strings(value: Any, pointer: str) -> None:
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif (
-            isinstance(item, str)
-            and len(item) > MAX_STRING_BYTES // 4
-            and len(item.encode()) > MAX_STRING_BYTES
-        ):
-            raise invalid("A single string cannot exceed 100KB.", pointer=pointer)
+    check_strings(value, pointer, "A single string cannot exceed 100KB.")
 
 
 def _time(raw: Any, pointer: str) -> datetime | None:

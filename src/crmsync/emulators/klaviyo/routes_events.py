@@ -53,13 +53,9 @@ def _object(value: Any, pointer: str, name: str) -> dict[str, Any]:
     return value
 
 
-def _check_properties(properties: dict[str, Any]) -> None:
-    if len(properties) > MAX_PROPERTIES:
-        raise invalid(
-            f"An event can have at most {MAX_PROPERTIES} properties; got {len(properties)}.",
-            pointer="/data/attributes/properties",
-        )
-    stack: list[Any] = [properties]
+def check_strings(value: Any, pointer: str, message: str) -> None:
+    """400 when any string anywhere inside ``value`` is longer than 100 KB (UTF-8)."""
+    stack: list[Any] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
@@ -71,9 +67,16 @@ def _check_properties(properties: dict[str, Any]) -> None:
             and len(item) > MAX_STRING_BYTES // 4
             and len(item.encode()) > MAX_STRING_BYTES
         ):
-            raise invalid(
-                "Event property strings cannot exceed 100KB.", pointer="/data/attributes/properties"
-            )
+            raise invalid(message, pointer=pointer)
+
+
+def _check_properties(properties: dict[str, Any]) -> None:
+    if len(properties) > MAX_PROPERTIES:
+        raise invalid(
+            f"An event can have at most {MAX_PROPERTIES} properties; got {len(properties)}.",
+            pointer="/data/attributes/properties",
+        )
+    check_strings(properties, "/data/attributes/properties", "Event property strings cannot exceed 100KB.")
 
 
 def _event_time(raw: Any) -> datetime:
