@@ -47,10 +47,14 @@ def normalize_identifier(name: str, value: str) -> str:
 
 class ErasureMixin(StoreBase):
     def _tombstone_key(self) -> bytes:
+        cached: bytes | None = getattr(self, "_tombstone_key_cache", None)
+        if cached is not None:  # read once per store object: it never changes once written
+            return cached
         with self._read("tombstone_key") as conn:
             row = conn.execute(sa.select(checkpoints.c.value).where(checkpoints.c.name == _KEY_NAME)).first()
         if row is not None:
-            return bytes.fromhex(row[0]["key"])
+            self._tombstone_key_cache = bytes.fromhex(row[0]["key"])
+            return self._tombstone_key_cache
         key = secrets.token_bytes(32)
         with self._write("tombstone_key") as conn:
             stmt = self._upsert(checkpoints).values(

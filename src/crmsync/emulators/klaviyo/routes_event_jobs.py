@@ -33,7 +33,7 @@ from aiohttp import web
 from crmsync.emulators.klaviyo.context import MB, accepted, context, read_json
 from crmsync.emulators.klaviyo.errors import invalid
 from crmsync.emulators.klaviyo.ids import now, parse_datetime
-from crmsync.emulators.klaviyo.routes_events import check_strings
+from crmsync.emulators.klaviyo.routes_events import check_profile_identity, check_strings
 from crmsync.emulators.klaviyo.store import Event, Profile, Store
 from crmsync.emulators.klaviyo.validation import (
     IDENTIFIERS,
@@ -168,17 +168,7 @@ def _entry(store: Store, value: Any, pointer: str) -> ParsedEntry:
     )
     _check_strings(profile_attrs, f"{profile_ptr}/attributes")
     ops = patch_ops(profile.get("meta"), f"{profile_ptr}/meta")
-    profile_id = profile.get("id")
-    if profile_id is not None and not isinstance(profile_id, str):
-        raise invalid("'id' must be a string.", pointer=f"{profile_ptr}/id")
-    has_identifier = any(profile_attrs.get(k) for k in (*IDENTIFIERS, "anonymous_id"))
-    if not profile_id and not has_identifier:
-        raise invalid(
-            "A profile identifier (id, email, phone_number, external_id or anonymous_id) is required.",
-            pointer=f"{profile_ptr}/attributes",
-        )
-    if profile_id and profile_id not in store.profiles and not has_identifier:
-        raise invalid(f"A profile with id {profile_id} does not exist.", pointer=f"{profile_ptr}/id")
+    profile_id = check_profile_identity(store, profile.get("id"), profile_attrs, profile_ptr)
     events_ptr = f"{base}/events"
     events = _object(attrs.get("events"), events_ptr, "events").get("data")
     if not isinstance(events, list) or not events:

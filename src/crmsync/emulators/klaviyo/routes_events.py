@@ -53,6 +53,22 @@ def _object(value: Any, pointer: str, name: str) -> dict[str, Any]:
     return value
 
 
+def check_profile_identity(store: Store, profile_id: Any, attrs: dict[str, Any], pointer: str) -> str | None:
+    """The event's profile must be named: an existing id, or an identifier Klaviyo can match on.
+    (``_kx`` alone is not enough: the emulator has no exchange ids to resolve it against.)"""
+    if profile_id is not None and not isinstance(profile_id, str):
+        raise invalid("'id' must be a string.", pointer=f"{pointer}/id")
+    has_identifier = any(attrs.get(k) for k in (*IDENTIFIERS, "anonymous_id"))
+    if not profile_id and not has_identifier:
+        raise invalid(
+            "A profile identifier (id, email, phone_number, external_id or anonymous_id) is required.",
+            pointer=f"{pointer}/attributes",
+        )
+    if profile_id and profile_id not in store.profiles and not has_identifier:
+        raise invalid(f"A profile with id {profile_id} does not exist.", pointer=f"{pointer}/id")
+    return profile_id
+
+
 def check_strings(value: Any, pointer: str, message: str) -> None:
     """400 when any string anywhere inside ``value`` is longer than 100 KB (UTF-8)."""
     stack: list[Any] = [value]
@@ -132,18 +148,7 @@ async def create_event(request: web.Request) -> web.Response:
         profile_data.get("attributes"), allowed=EVENT_PROFILE_FIELDS, pointer=f"{profile_base}/attributes"
     )
     ops = patch_ops(attrs.pop("meta", None), f"{profile_base}/attributes/meta")
-    profile_id = profile_data.get("id")
-    if profile_id is not None and not isinstance(profile_id, str):
-        raise invalid("'id' must be a string.", pointer=f"{profile_base}/id")
-    has_identifier = any(attrs.get(k) for k in (*IDENTIFIERS, "anonymous_id"))
-    if not profile_id and not has_identifier:
-        # ``_kx`` alone is not enough here: the emulator has no exchange ids to resolve it against.
-        raise invalid(
-            "A profile identifier (id, email, phone_number, external_id or anonymous_id) is required.",
-            pointer=f"{profile_base}/attributes",
-        )
-    if profile_id and profile_id not in store.profiles and not has_identifier:
-        raise invalid(f"A profile with id {profile_id} does not exist.", pointer=f"{profile_base}/id")
+    profile_id = check_profile_identity(store, profile_data.get("id"), attrs, profile_base)
 
     value = attributes.get("value")
     if value is not None and (
