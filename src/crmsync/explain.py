@@ -4,7 +4,9 @@ The identity links (every id of the record in every system), how the target reco
 (read from the first write the sync log holds for it: ``201`` created by crmsync, ``200`` an
 existing profile matched by its identifiers, ``409 duplicate_profile`` then ``PATCH`` an existing
 profile linked), the last projection delivered to each target, the inbox events, dead letters and
-requests (the history), and whether the person was erased (tombstone).
+requests (the history), whether the person was erased (tombstone), the field-level provenance of
+each attribute (owner, and what each system last said, with version or time) and the ownership
+conflicts with their decisions.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from crmsync.store import LogEntry
+from crmsync.engine.ownership import leaves
+from crmsync.store import Delivered, LogEntry
 
 if TYPE_CHECKING:
+    from crmsync.engine.flow import Flow
     from crmsync.service import Service
 
 HISTORY = 50
@@ -35,6 +39,33 @@ def match_rule(entries: list[LogEntry], delivered: bool) -> str:
                 return "delivered in a bulk import job (the target matches by external_id, email, phone)"
             return "matched an existing target record by its identifiers (external_id, email, phone): linked"
     return "not delivered yet" if not writes else "unknown (no successful write in the sync log)"
+
+
+def attributes(
+    service: Service, flow: Flow, internal_id: str, delivered: Delivered | None
+) -> list[dict[str, Any]]:
+    """Field-level provenance: per attribute (target payload path), its owner and what each system
+    last said — the source's delivered value (with the source version) and the values read back
+    from the target (with the target's time)."""
+    owned = set(flow.two_way.crm_paths) if flow.two_way else set()
+    owned |= set(getattr(flow.projector, "withheld", ()))
+    rows: dict[str, dict[str, Any]] = {}
+    if delivered is not None:
+        for path, value in leaves(delivered.payload):
+            said = {"value": value, "version": delivered.source_version, "at": delivered.delivered_at}
+            rows[path] = {"path": path, "values": {flow.source.system: said}}
+    for entry in service.store.provenance_of([internal_id]).get(internal_id, {}).values():
+        row = rows.setdefault(entry.path, {"path": entry.path, "values": {}})
+        if entry.system == flow.source.system and entry.system in row["values"]:
+            continue  # the delivered projection is the source's word on what it owns
+        row["values"][entry.system] = {
+            "value": entry.value,
+            "version": entry.source_version,
+            "at": entry.source_at or entry.recorded_at,
+        }
+    for path, row in rows.items():
+        row["owner"] = flow.target.system if path in owned else flow.source.system
+    return [rows[p] for p in sorted(rows)]
 
 
 def explain(service: Service, kind: str, record_key: str) -> dict[str, Any]:
@@ -67,7 +98,11 @@ def explain(service: Service, kind: str, record_key: str) -> dict[str, Any]:
             "flow": flow.name,
             "match": match_rule([e for e in log if e.connection == flow.target.name], delivered is not None),
             "last_delivered": asdict(delivered) if delivered is not None else None,
+            "attributes": attributes(service, flow, internal, delivered) if internal else [],
         }
+    out["conflicts"] = [
+        asdict(c) for c in store.conflicts_list(kind=kind, record_key=record_key, limit=HISTORY)
+    ]
     out["inbox"] = [
         {
             "event": r.event_type,

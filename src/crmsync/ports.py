@@ -17,6 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 from crmsync.errors import CrmsyncError
 
 JSON = dict[str, Any]
+#: Reserved projection payload key: the names of the lists (one per store) a profile belongs to;
+#: targets join them and leave the ones only ``Projection.previous`` names. Not an attribute.
+LISTS = "$lists"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class Projection:
     # clear them (most APIs treat an absent field as "unchanged", so omission alone would keep the
     # stale value).
     clear: list[str] = field(default_factory=list)
+    # The payload delivered last time (None for a first delivery), for targets whose writes are
+    # differential beyond attributes (e.g. leaving the lists named in ``payload["$lists"]`` before).
+    previous: JSON | None = None
 
 
 @dataclass
@@ -189,23 +195,27 @@ class ConsentTarget(TargetConnector, Protocol):
 
 
 @runtime_checkable
-class ConsentSource(Protocol):
-    """A CRM that reports consent changed on its side (two-way flows where the CRM owns consent).
+class ProfileChangeSource(Protocol):
+    """A CRM that reports people changed on its side (two-way flows: consent or attributes it owns,
+    and edits of attributes it does not own).
 
-    ``consent_changes(cursor)`` returns ``(changes, new cursor)``: one dict per changed person,
-    ``{"external_id", "email", "consent": {channel: "subscribed" | "unsubscribed"}}``, channels
-    absent when never asked. Store the cursor only after acting on the changes.
+    ``profile_changes(cursor)`` returns ``(changes, new cursor)``: one dict per changed person,
+    ``{"external_id", "email", "target_id", "updated": datetime | None, "attributes": {...},
+    "consent": {channel: "subscribed" | "unsubscribed"}}`` — ``attributes`` in the shape of the
+    projections the flow delivers (so payload paths name the same values both ways), consent
+    channels absent when never asked. Store the cursor only after acting on the changes.
     """
 
-    async def consent_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]: ...
+    async def profile_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]: ...
 
 
 @runtime_checkable
-class ConsentWriter(Protocol):
-    """A source that takes consent back (commercetools custom fields): ``set_consent_fields``
-    writes the flags of one record, returns False when there was nothing to change."""
+class FieldWriter(Protocol):
+    """A source that takes values back (commercetools custom fields): ``set_custom_fields`` writes
+    the given fields of one record (``None`` removes one) and returns False when they already held
+    these values — nothing written, which is also how a write of ours coming back is recognised."""
 
-    async def set_consent_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool: ...
+    async def set_custom_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool: ...
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from crmsync.connectors import create_connector
 from crmsync.engine import BulkProgress, Flow, SyncStats, ingest_events, process_inbox, run_live, sync_all
 from crmsync.engine.bulk import ProgressFn
 from crmsync.engine.dependencies import categories_first, customers_first
-from crmsync.engine.flow import RecordProjector
+from crmsync.engine.flow import RecordProjector, TwoWay
 from crmsync.engine.policy import RetryPolicy
 from crmsync.engine.readback import run_readback
 from crmsync.entities import entity_kind
@@ -196,11 +196,7 @@ class Service(ServiceOps):
             policy=self.policy,
             lease_ttl=timedelta(seconds=fs.lease_seconds),
             match_order=tuple(fs.match_order) if kind == "customer" else (),
-            consent_readback=(
-                {ch: src.field for ch, src in fs.consent.channels.items()}
-                if kind == "customer" and fs.consent.owner == "crm"
-                else None
-            ),
+            two_way=_two_way(fs) if kind == "customer" else None,
         )
 
     # -- lookup -----------------------------------------------------------------------------
@@ -252,7 +248,7 @@ class Service(ServiceOps):
         for flow in self.flows.values():
             poll = self.flow_settings(flow.name).poll_interval_seconds
             tasks.append(asyncio.create_task(run_live(flow, stop, poll_interval=poll, on_cycle=cycle)))
-            if flow.consent_readback:
+            if flow.two_way is not None and flow.two_way.active:
                 tasks.append(asyncio.create_task(run_readback(flow, stop, interval=poll)))
         try:
             await asyncio.gather(*tasks)
@@ -366,3 +362,19 @@ def _summarize_cursor(cursor: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 __all__ = ["BulkProgress", "Preview", "RequestStats", "Service", "entity_kind"]
+
+
+def _two_way(fs: FlowSettings) -> TwoWay | None:
+    """What a customer flow reads back from its CRM: consent when the CRM owns it; with
+    ``ownership.two_way``, the CRM-owned attributes (and write-back) and restoring edits."""
+    consent: dict[str, str] = (
+        {ch: src.field for ch, src in fs.consent.channels.items()} if fs.consent.owner == "crm" else {}
+    )
+    own = fs.ownership
+    rules = TwoWay(
+        consent_fields=consent,
+        crm_paths=tuple(own.crm) if own.two_way else (),
+        write_back=dict(own.write_back) if own.two_way else {},
+        restore=own.two_way and own.restore,
+    )
+    return rules if rules.active else None

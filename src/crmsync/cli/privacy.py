@@ -73,6 +73,21 @@ def explain_command(
         if info["last_delivered"]:
             last = info["last_delivered"]
             console.print_json(json.dumps({"delivered_at": str(last["delivered_at"]), **last["payload"]}))
+        for attr in info.get("attributes") or []:
+            others = {k: v for k, v in attr["values"].items() if k != attr["owner"]}
+            mine = attr["values"].get(attr["owner"])
+            shown = repr(mine["value"]) if mine else "(no value)"
+            extra = "".join(
+                f"; {k} says {v['value']!r}"
+                for k, v in others.items()
+                if v["value"] != (mine or {}).get("value")
+            )
+            console.print(f"  {attr['path']} = {shown}  owner {attr['owner']}{extra}")  # fmt: skip
+    for c in found.get("conflicts") or []:
+        console.print(
+            f"[yellow]conflict[/] {c['at']} {c['path']}: {c['owner']} (owner) {c['owner_value']!r} "
+            f"vs {c['other']} {c['other_value']!r} -> {c['decision']}"
+        )
     console.print(f"events: {len(found['inbox'])}, requests: {len(found['requests'])}, "
                   f"dead letters: {len(found['dead_letters'])}")  # fmt: skip
     for e in found["requests"][-10:]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from crmsync.engine.events import deliver_event_records
 from crmsync.engine.flow import Flow
+from crmsync.engine.ownership import note_withheld
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import diff_payloads, projection_hash
@@ -70,8 +71,12 @@ async def deliver_records(
     progress: ProgressCallback | None = None,
     force_bulk: bool | None = None,
     attempts: Mapping[str, int] | None = None,
+    force: bool = False,
 ) -> BatchOutcome:
     """Deliver ``records`` (one per source id) to the flow's target; return what happened to each.
+
+    ``force`` sends records even when their projection equals the delivered one (restoring values
+    the target changed behind our back).
 
     Permanent failures are parked as dead letters here, with their payload and reason, before the
     caller settles anything: a failure is never acknowledged away unseen. Retryable ones are
@@ -108,6 +113,7 @@ async def deliver_records(
     previous = store.get_delivered(flow.target_key, list(ids.values()))
 
     pending: list[_Pending] = []
+    held: list[tuple[str, SourceRecord, dict[str, Any]]] = []  # the source's values of others' attributes
     # attributes another system owns: never sent, and never cleared because the source lacks them
     withheld: tuple[str, ...] = tuple(getattr(flow.projector, "withheld", ()))
     for record in records:
@@ -131,6 +137,8 @@ async def deliver_records(
             )
             continue
         stats.projected += 1
+        if getattr(result, "withheld", None):
+            held.append((internal_id, record, result.withheld))  # type: ignore[attr-defined]
         digest = projection_hash(result.payload)
         prev = previous.get(internal_id)
         if prev is not None:
@@ -142,7 +150,7 @@ async def deliver_records(
                 outcome.stale.append(record.id)
                 stats.stale += 1
                 continue
-            if prev.hash == digest:
+            if prev.hash == digest and not force:
                 outcome.unchanged.append(record.id)
                 stats.unchanged += 1
                 continue
@@ -162,6 +170,7 @@ async def deliver_records(
             identifiers=dict(result.identifiers),
             correlation_id=record.correlation_id,
             clear=removed,
+            previous={k: v for k, v in prev.payload.items() if k != CONSENT} if prev is not None else None,
         )
         pending.append(
             _Pending(
@@ -174,6 +183,7 @@ async def deliver_records(
             )
         )
 
+    await note_withheld(flow, held)
     if pending and flow.prerequisite is not None:
         waiting = await flow.prerequisite([p.record for p in pending])
         for item in pending:

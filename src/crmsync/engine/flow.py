@@ -43,6 +43,20 @@ Prerequisite = Callable[[list[SourceRecord]], Awaitable[dict[str, CrmsyncError]]
 Related = Callable[[list[str]], Awaitable[list[str]]]
 
 
+@dataclass(frozen=True)
+class TwoWay:
+    """What a flow reads back from its CRM (built from the flow's ownership and consent settings)."""
+
+    consent_fields: Mapping[str, str] = field(default_factory=dict)  # channel -> shop flag field
+    crm_paths: tuple[str, ...] = ()  # payload paths the CRM owns: recorded as they change
+    write_back: Mapping[str, str] = field(default_factory=dict)  # CRM path -> shop custom field
+    restore: bool = False  # re-send the shop's values of attributes the CRM changed
+
+    @property
+    def active(self) -> bool:
+        return bool(self.consent_fields or self.crm_paths or self.restore)
+
+
 @dataclass
 class Flow:
     name: str
@@ -65,7 +79,7 @@ class Flow:
     deletes: bool = False  # a record deleted at the source is deleted at the target
     related: Related | None = None  # records whose projection embeds this one's (descendants)
     match_order: tuple[str, ...] = ()  # look a new record up at the target first, by these, in order
-    consent_readback: dict[str, str] | None = None  # channel -> shop field, when the CRM owns consent
+    two_way: TwoWay | None = None  # what comes back from the CRM (consent it owns, attributes, edits)
 
     @property
     def projection_kind(self) -> str:

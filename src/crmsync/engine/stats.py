@@ -27,6 +27,9 @@ class SyncStats:
     deleted: int = 0
     consent_updates: int = 0  # consent channels sent (subscribe / unsubscribe)
     refused: int = 0  # records and events of erased people (tombstones): never sent
+    conflicts: int = 0  # ownership conflicts logged (the owner's value stood)
+    restored: int = 0  # records re-sent because the CRM changed an attribute the source owns
+    written_back: int = 0  # records whose CRM-owned values (or consent) were written to the source
     target_writes: int = 0  # write requests sent to the target
     bulk_jobs: int = 0
     events_received: int = 0  # change events stored in the inbox
@@ -60,6 +63,9 @@ class SyncStats:
             "deleted": self.deleted,
             "refused": self.refused,
             "consent_updates": self.consent_updates,
+            "conflicts": self.conflicts,
+            "restored": self.restored,
+            "written_back": self.written_back,
             "target_writes": self.target_writes,
             "bulk_jobs": self.bulk_jobs,
             "events_received": self.events_received,

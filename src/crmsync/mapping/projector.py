@@ -66,6 +66,7 @@ class ProjectionResult(_LazySources):
     ``source_fields``: flattened source values that fed the mapping (``addresses[1].mobile`` ...),
     computed on first access (for ``crmsync mapping preview`` and error reports).
     ``record_key``: the source record's id (contract ``source.id_path``).
+    ``withheld``: the source's values of attributes another system owns (not in ``payload``).
     """
 
     canonical: CanonicalRecord
@@ -74,6 +75,9 @@ class ProjectionResult(_LazySources):
     warnings: list[str] = field(default_factory=list)
     record_key: str | None = None
     sources: SourceFields | None = field(default=None, repr=False, compare=False)
+    # values the source has for attributes another system owns (dotted payload path -> value):
+    # left out of ``payload``, kept for provenance and the conflict log
+    withheld: dict[str, Any] = field(default_factory=dict)
 
     @property
     def payload_hash(self) -> str:

@@ -17,12 +17,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crmsync.errors import RecordValidationError
 from crmsync.mapping.consent import ConsentRules, consent_of
 from crmsync.mapping.contract import Contract
 from crmsync.mapping.projector import ProjectionResult, Projector
+from crmsync.ports import LISTS
 
 _LOCALE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")  # IETF language tags as commercetools uses them
 CONTEXT_FIELDS = ("store", "stores", "locale", "language", "currency", "channel")
@@ -39,7 +40,9 @@ class SegmentationRules(BaseModel):
     store_channels: dict[str, str] = Field(default_factory=dict, description="store key -> channel key")
     fallback_locales: list[str] = Field(default_factory=lambda: ["en"])
     localize_properties: bool = True
-    store_lists: bool = Field(default=False, description="add each profile to a list per store")
+    store_lists: bool = Field(
+        default=False, description="every customer of a store is a member of the store's list (not consent)"
+    )
     list_name: str = Field(default="{store}", description="name of a store's list; {store} is its key")
 
 
@@ -98,6 +101,10 @@ def segment_payload(
     out = dict(payload)
     if properties:
         out["properties"] = properties
+    if rules.store_lists:
+        names = [rules.list_name.format(store=key) for key in store_keys(customer)]
+        if names:
+            out[LISTS] = list(dict.fromkeys(names))
     return out
 
 
@@ -111,6 +118,39 @@ class OwnershipRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     crm: list[str] = Field(default_factory=list, description="payload paths owned by the CRM")
+    two_way: bool = Field(
+        default=False,
+        description="poll the CRM for profile changes: record the values of CRM-owned attributes, write "
+        "them back to the shop (write_back), and restore shop-owned attributes edited in the CRM",
+    )
+    write_back: dict[str, str] = Field(
+        default_factory=dict,
+        description="CRM-owned payload path -> shop custom field that receives its value (two_way)",
+    )
+    restore: bool = Field(
+        default=True, description="two_way: an edit in the CRM of a shop-owned attribute is reverted"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> OwnershipRules:
+        stray = sorted(set(self.write_back) - set(self.crm))
+        if stray:
+            raise ValueError(
+                f"ownership.write_back names {', '.join(stray)}, which the CRM does not own (ownership.crm)"
+            )
+        if self.write_back and not self.two_way:
+            raise ValueError("ownership.write_back needs ownership.two_way: true (values come from polling)")
+        return self
+
+
+def read_path(payload: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (``properties.loyaltyTier``), or None."""
+    node: Any = payload
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
 
 
 def withhold(payload: dict[str, Any], paths: list[str]) -> dict[str, Any]:
@@ -153,7 +193,9 @@ class SegmentingProjector(Projector):
 
     def project(self, source_record: Mapping[str, Any]) -> ProjectionResult:
         result = super().project(source_record)
-        payload = withhold(segment_payload(source_record, result.payload, self.rules), list(self.withheld))
+        full = segment_payload(source_record, result.payload, self.rules)
+        payload = withhold(full, list(self.withheld))
+        held = {path: value for path in self.withheld if (value := read_path(full, path)) is not None}
         if self.consent is not None and self.consent.owner == "shop":
             try:
                 channels = consent_of(source_record, self.consent)
@@ -165,4 +207,4 @@ class SegmentingProjector(Projector):
                     state["list"] = self.consent.list_name.format(store=state["store"])
             if channels:
                 payload["consent"] = channels
-        return dataclasses.replace(result, payload=payload)
+        return dataclasses.replace(result, payload=payload, withheld=held)

@@ -7,6 +7,7 @@ schema is defined once in :mod:`crmsync.store.schema`.
 """
 
 from crmsync.store._erasure import PurgeCounts, Tombstone
+from crmsync.store._provenance import Conflict, Provenance
 from crmsync.store.errors import (
     InvalidValueError,
     MigrationError,
@@ -36,6 +37,7 @@ from crmsync.store.types import (
 __all__ = [
     "DEAD_LETTER_STATUSES",
     "INBOX_STATUSES",
+    "Conflict",
     "DeadLetter",
     "DeadLetterIn",
     "Delivered",
@@ -47,6 +49,7 @@ __all__ = [
     "Link",
     "LogEntry",
     "MigrationError",
+    "Provenance",
     "PurgeCounts",
     "StateStore",
     "StoreConfigError",

@@ -279,3 +279,40 @@ tombstones = sa.Table(
     sa.Column("erased_at", UTCDateTime, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
+
+# Field-level provenance of values other systems hold for a record (two-way flows): what the CRM
+# said an attribute (a target payload path) is, and since when. The source side's provenance is the
+# delivered projection (value per path + source version); together they name who said what.
+provenance = sa.Table(
+    "provenance",
+    metadata,
+    sa.Column("internal_id", InternalId, sa.ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("system", sa.Text, nullable=False),
+    sa.Column("value", JSONType, nullable=True),
+    sa.Column("source_version", sa.Text, nullable=True),
+    sa.Column("source_at", UTCDateTime, nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("internal_id", "path", "system"),
+)
+
+# Every ownership conflict and what was decided: two systems disagree on an attribute, the owner's
+# value stands. Goes with the record (erasure).
+conflicts = sa.Table(
+    "conflicts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("internal_id", InternalId, sa.ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("record_key", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),  # the system that owns the attribute
+    sa.Column("owner_value", JSONType, nullable=True),
+    sa.Column("other", sa.Text, nullable=False),  # the system whose value was not taken
+    sa.Column("other_value", JSONType, nullable=True),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("correlation_id", sa.Text, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index(None, "kind", "record_key", "id"),
+    sqlite_autoincrement=True,
+)

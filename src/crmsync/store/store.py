@@ -17,6 +17,7 @@ from crmsync.store._inbox import InboxMixin
 from crmsync.store._jobs import JobsMixin
 from crmsync.store._leases import LeaseMixin
 from crmsync.store._ops import OpsMixin
+from crmsync.store._provenance import ProvenanceMixin
 from crmsync.store._rates import RateMixin
 from crmsync.store._state import StateMixin
 from crmsync.store.database import create_store_engine, display_url, normalize_url
@@ -36,6 +37,7 @@ class StateStore(
     RateMixin,
     JobsMixin,
     ErasureMixin,
+    ProvenanceMixin,
 ):
     """Identity links, delivered projections, the inbox, positions and checkpoints, in one database.
 

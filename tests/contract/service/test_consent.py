@@ -141,24 +141,24 @@ async def test_crm_owned_consent_is_never_overwritten_by_the_shop(make_stack: Ca
 async def test_crm_owned_consent_flows_back_to_the_shop_without_echo(make_stack: Callable[..., Any]) -> None:
     """Two-way: a consent change made in Klaviyo reaches the commercetools custom field; the shop's
     resulting change and Klaviyo's resulting update come back and write nothing more."""
-    from crmsync.engine.readback import pull_consent
+    from crmsync.engine.readback import pull_changes
 
     stack = await make_stack({"owner": "crm"})
     ct, kl, svc = stack["ct"], stack["kl"], stack["svc"]
     await svc.sync("customers")
     flow = svc.flow("customer")
-    await pull_consent(flow)  # the initial state: every profile is new to the read-back
+    await pull_changes(flow)  # the initial state: every profile is new to the read-back
     await live(svc)
     person = opted(ct, False)[0]
     kl.change_consent(profile_of(kl, person["id"]), "email_marketing", "SUBSCRIBED")
 
-    assert await pull_consent(flow) == 1
+    assert (await pull_changes(flow)).written == 1
     current = ct.get_customer(person["id"])
     assert current is not None and current["custom"]["fields"]["newsletterOptIn"] is True
     ct_version = current["version"]
 
     await live(svc)  # the shop's change comes back as an event: the profile's mirrored property moves
-    assert await pull_consent(flow) == 0  # ... and Klaviyo's update of it writes nothing back
+    assert (await pull_changes(flow)).written == 0  # ... and Klaviyo's update of it writes nothing back
     await live(svc)
     again = ct.get_customer(person["id"])
     assert again is not None and again["version"] == ct_version  # no echo

@@ -71,4 +71,6 @@ def test_every_constraint_and_index_has_a_conventional_name() -> None:
         "rate_events",
         "sync_jobs",
         "tombstones",
+        "provenance",
+        "conflicts",
     }

@@ -45,6 +45,8 @@ class CommercetoolsSettings(pydantic.BaseModel, extra="forbid"):
     max_retries: int = Field(5, ge=0, le=20)
     backoff_base_seconds: float = Field(0.5, ge=0.0, le=60.0)
     backoff_max_seconds: float = Field(30.0, ge=0.0, le=600.0)
+    # custom type given to a customer that has none when crmsync writes fields back (two-way flows)
+    customer_type_key: str | None = Field(None, min_length=1, max_length=256)
 
     @field_validator("project_key")
     @classmethod

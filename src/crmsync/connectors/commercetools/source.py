@@ -272,30 +272,61 @@ class CommercetoolsConnector:
         """
         return await descendants(self.client, category_id)
 
-    async def set_consent_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool:
-        """Write consent flags (custom fields) of one customer back; False when they already hold
-        these values (nothing written — which is also how a write of ours coming back is
-        recognised). A 409 (the customer changed meanwhile) is retried on the current version."""
+    async def set_custom_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool:
+        """Write custom fields of one customer back (consent flags, CRM-owned values; ``None``
+        removes a field); False when they already hold these values (nothing written — which is
+        also how a write of ours coming back is recognised). A 409 (the customer changed meanwhile)
+        is retried on the current version."""
         for _ in range(3):
             customer = await self.get_customer(record_id)
             if customer is None:
                 return False
-            current = (customer.get("custom") or {}).get("fields") or {}
-            actions = [
-                {"action": "setCustomField", "name": name, "value": value}
-                for name, value in fields.items()
-                if current.get(name) != value
-            ]
-            if not actions:
-                return False
+            if not customer.get("custom"):
+                actions = self._custom_type_actions(record_id, fields)
+                if not actions:
+                    return False
+            else:
+                current = (customer.get("custom") or {}).get("fields") or {}
+                actions = [
+                    {
+                        "action": "setCustomField",
+                        "name": name,
+                        **({"value": value} if value is not None else {}),
+                    }
+                    for name, value in fields.items()
+                    if current.get(name) != value
+                ]
+                if not actions:
+                    return False
             try:
                 await self.update_customer(record_id, customer["version"], actions)
             except ConcurrentModificationError:
                 continue
             return True
         raise ConcurrentModificationError(
-            f"customer {record_id} kept changing while its consent was written back", connection=self.name
+            f"customer {record_id} kept changing while its fields were written back", connection=self.name
         )
+
+    def _custom_type_actions(self, record_id: str, fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A customer without custom fields gets the configured type with the fields set."""
+        values = {k: v for k, v in fields.items() if v is not None}
+        if not values:
+            return []
+        if not self.settings.customer_type_key:
+            raise PermanentError(
+                f"customer {record_id} has no custom type, so fields {', '.join(sorted(values))} cannot be "
+                f"written back; set connections.{self.name}.customer_type_key to the type to give it",
+                connection=self.name,
+                entity="customer",
+                record_key=record_id,
+            )
+        return [
+            {
+                "action": "setCustomType",
+                "type": {"typeId": "type", "key": self.settings.customer_type_key},
+                "fields": values,
+            }
+        ]
 
     # -- change feed and pushes -----------------------------------------------------------------
     async def poll_changes(

@@ -6,7 +6,11 @@ Projections are split into jobs by :func:`crmsync.connectors.klaviyo.packing.pac
 A job is asynchronous: it is polled until ``complete`` (or ``cancelled``/``failed``), then every page
 of its ``import-errors`` is read and each error is mapped back to its item through the error's
 ``original_payload`` (``external_id``, else ``email``, else ``phone_number``). Items without an error
-succeeded; Klaviyo does not report their profile ids, so ``target_id`` stays ``None``.
+succeeded. Their profile ids are not part of that answer, so ``target_id`` stays ``None`` unless the
+caller wants them (``want_ids``, e.g. for list membership): then the job's profiles are read
+(``GET .../profiles``, 100 per page, only the identifier fields) and matched to the items the same
+way. That read costs one request per 100 profiles of the job, so it is made only for jobs holding
+an item that needs its id.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ log = logging.getLogger(__name__)
 JOB_CONCURRENCY = 3
 #: How often a job whose creation was refused because of one profile is resubmitted without it.
 MAX_RESUBMITS = 5
-ERRORS_PAGE_SIZE = 100
+#: Page size of the job's import errors and profiles (the most the spec allows).
+PAGE_SIZE = 100
 #: Polling starts at ``bulk_poll_interval_seconds`` and slows down by this factor per poll, up to
 #: :data:`POLL_MAX_INTERVAL`: short jobs are noticed quickly, while long ones stay far below the job
 #: status endpoint's steady limit (150/min per account), which 0.5 s polls of 3 jobs would exceed.
@@ -53,10 +58,18 @@ Report = Callable[[int, int], Awaitable[None]]  # (job number, processed in that
 class BulkImporter:
     """Runs the jobs of one ``bulk_upsert`` call, a few at a time, and reports aggregated progress."""
 
-    def __init__(self, client: KlaviyoClient, settings: KlaviyoSettings, *, connection: str) -> None:
+    def __init__(
+        self,
+        client: KlaviyoClient,
+        settings: KlaviyoSettings,
+        *,
+        connection: str,
+        want_ids: Callable[[Projection], bool] | None = None,
+    ) -> None:
         self._client = client
         self._settings = settings
         self._connection = connection
+        self._want_ids = want_ids
 
     async def run(
         self, items: list[Projection], progress: ProgressCallback | None = None
@@ -150,7 +163,42 @@ class BulkImporter:
         results.update(self._map_errors(job_id, job, items, import_errors, state))
         for index in job.indexes:
             results.setdefault(index, DeliveryResult(items[index].record_key, ok=True, calls=0))
+        wanted = [i for i in job.indexes if results[i].ok and self._want_ids and self._want_ids(items[i])]
+        if wanted:
+            await self._resolve_ids(job_id, job, items, results, wanted)
         return _with_calls(results, job, stats)
+
+    async def _resolve_ids(
+        self,
+        job_id: str,
+        job: PackedJob,
+        items: list[Projection],
+        results: dict[int, DeliveryResult],
+        wanted: list[int],
+    ) -> None:
+        """Set ``target_id`` of the job's imported items from the job's profiles. If they cannot
+        be read, the items that wanted their id fail (retryably, unless the key was refused)."""
+        try:
+            profiles = await self._pages(
+                f"{JOBS_PATH}/{_quote(job_id)}/profiles",
+                {"fields[profile]": "email,external_id,phone_number"},
+                "get_profiles_for_bulk_import_profiles_job",
+            )
+        except CrmsyncError as exc:
+            error = self._outcome_unknown(job_id, exc, "profiles imported, their ids unknown")
+            for index in wanted:
+                results[index] = DeliveryResult(items[index].record_key, ok=False, error=error, calls=0)
+            return
+        by_key: dict[tuple[str, str], int] = {}
+        for index in job.indexes:
+            if results[index].ok:
+                for key in _identity_keys(items[index].payload):
+                    by_key.setdefault(key, index)
+        for profile in profiles:
+            attributes = profile.get("attributes") or {}
+            matched = next((by_key[k] for k in _identity_keys(attributes) if k in by_key), None)
+            if matched is not None and profile.get("id") and results[matched].target_id is None:
+                results[matched].target_id = str(profile["id"])
 
     async def _wait(self, job_id: str, job_no: int, report: Report) -> JSON:
         """Poll the job until it leaves ``queued``/``processing``; return its attributes."""
@@ -178,22 +226,24 @@ class BulkImporter:
             interval = min(interval * POLL_GROWTH, ceiling)
 
     async def _import_errors(self, job_id: str) -> list[JSON]:
-        """Every import error of a job, following ``links.next`` by its cursor on our own host."""
+        """Every import error of a job."""
         path = f"{JOBS_PATH}/{_quote(job_id)}/import-errors"
-        params = {"page[size]": str(ERRORS_PAGE_SIZE)}
-        errors: list[JSON] = []
+        return await self._pages(path, {}, "get_errors_for_bulk_import_profiles_job")
+
+    async def _pages(self, path: str, params: dict[str, str], operation: str) -> list[JSON]:
+        """Every resource of a collection, following ``links.next`` by its cursor on our own host."""
+        query = {**params, "page[size]": str(PAGE_SIZE)}
+        found: list[JSON] = []
         seen: set[str] = set()
         while True:
-            response = await self._client.request(
-                "GET", path, params=params, operation="get_errors_for_bulk_import_profiles_job"
-            )
+            response = await self._client.request("GET", path, params=query, operation=operation)
             body = response.body or {}
-            errors.extend(e for e in body.get("data") or [] if isinstance(e, dict))
+            found.extend(e for e in body.get("data") or [] if isinstance(e, dict))
             cursor = _next_cursor(body)
             if cursor is None or cursor in seen:
-                return errors
+                return found
             seen.add(cursor)
-            params = {"page[size]": str(ERRORS_PAGE_SIZE), "page[cursor]": cursor}
+            query = {**params, "page[size]": str(PAGE_SIZE), "page[cursor]": cursor}
 
     def _map_errors(
         self, job_id: str, job: PackedJob, items: list[Projection], errors: list[JSON], state: JSON
@@ -241,7 +291,9 @@ class BulkImporter:
             )
         return results
 
-    def _outcome_unknown(self, job_id: str, error: CrmsyncError) -> CrmsyncError:
+    def _outcome_unknown(
+        self, job_id: str, error: CrmsyncError, what: str = "outcome unknown"
+    ) -> CrmsyncError:
         """Once a job was accepted, its profiles are not at fault for a failing status read.
 
         A 404 or 400 while polling must not dead-letter profiles that may well have been imported:
@@ -251,8 +303,7 @@ class BulkImporter:
         if error.recovery in (Recovery.FATAL, Recovery.RETRY, Recovery.RETRY_AFTER):
             return error
         return TransientError(
-            f"klaviyo bulk import job {job_id}: outcome unknown, its profiles may be sent again "
-            f"({error.message})",
+            f"klaviyo bulk import job {job_id}: {what}, its profiles may be sent again ({error.message})",
             connection=self._connection,
             entity="profile",
             status=error.status,

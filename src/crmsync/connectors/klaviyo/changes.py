@@ -199,3 +199,28 @@ def _next_cursor(body: JSON) -> str | None:
     if not link:
         return None
     return URL(str(link)).query.get("page[cursor]") or None
+
+
+#: attributes Klaviyo computes or keeps apart: never part of what a flow delivers or reads back
+_COMPUTED = ("id", "created", "updated", "last_event_date", "subscriptions", "predictive_analytics")
+
+
+def profile_change(profile: JSON, channels: dict[str, tuple[str, str]]) -> JSON:
+    """One polled profile as a :class:`~crmsync.ports.ProfileChangeSource` change: its writable
+    attributes (the shape profile projections are delivered in), consent per canonical channel
+    (``channels``: channel -> (group, kind) in ``subscriptions``) and its ``updated`` time."""
+    attrs = profile.get("attributes") or {}
+    subs = attrs.get("subscriptions") or {}
+    consent: dict[str, str] = {}
+    for channel, (group, kind) in channels.items():
+        state = ((subs.get(group) or {}).get(kind) or {}).get("consent")
+        if state in ("SUBSCRIBED", "UNSUBSCRIBED"):
+            consent[channel] = state.lower()
+    return {
+        "external_id": attrs.get("external_id"),
+        "email": attrs.get("email"),
+        "target_id": profile.get("id"),
+        "updated": _parse(attrs.get("updated")),
+        "attributes": {k: v for k, v in attrs.items() if k not in _COMPUTED},
+        "consent": consent,
+    }

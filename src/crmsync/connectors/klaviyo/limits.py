@@ -22,6 +22,7 @@ OPERATION_LIMITS: Final[dict[str, Limits]] = {
     "bulk_import_profiles": ((10, 1.0), (150, 60.0)),
     "get_bulk_import_profiles_job": ((10, 1.0), (150, 60.0)),
     "get_errors_for_bulk_import_profiles_job": ((10, 1.0), (150, 60.0)),
+    "get_profiles_for_bulk_import_profiles_job": ((10, 1.0), (150, 60.0)),
     # events (crmsync.connectors.klaviyo.events / event_bulk)
     "create_event": ((350, 1.0), (3500, 60.0)),
     "bulk_create_events": ((10, 1.0), (150, 60.0)),
@@ -57,6 +58,7 @@ OPERATION_LIMITS: Final[dict[str, Limits]] = {
     # create_list also has "daily: 150/d"; lists.KlaviyoLists caches ids so it creates each list once
     "create_list": ((10, 1.0), (150, 60.0)),
     "add_profiles_to_list": ((10, 1.0), (150, 60.0)),
+    "remove_profiles_from_list": ((10, 1.0), (150, 60.0)),
     # GDPR erasure (crmsync.connectors.klaviyo.privacy)
     "request_profile_deletion": ((3, 1.0), (60, 60.0)),
 }

@@ -3,24 +3,36 @@
 Klaviyo treats an absent attribute as "unchanged", so a value that was delivered before and is gone
 now (``Projection.clear``) must be sent explicitly: profile attributes and ``location`` fields as
 ``null`` (the spec marks them nullable), custom properties through
-``meta.patch_properties.unset`` — the documented way to remove a property.
+``meta.patch_properties.unset`` — the documented way to remove a property. The reserved ``$lists``
+key of a projection is list membership, not an attribute, and is left out here (the one place every
+profile body — profile-import, PATCH, bulk import job — is built).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from crmsync.ports import JSON, Projection
+from crmsync.ports import JSON, LISTS, Projection
+
+
+def _reserved(path: str) -> bool:
+    return path == LISTS or path.startswith(LISTS + ".")
 
 
 def profile_attributes(item: Projection) -> tuple[JSON, JSON | None]:
-    """``(attributes, meta)`` for ``item``; ``meta`` is None when nothing needs unsetting."""
-    if not item.clear:
-        return item.payload, None
-    attributes: dict[str, Any] = dict(item.payload)
+    """``(attributes, meta)`` for ``item``; ``meta`` is None when nothing needs unsetting.
+
+    ``$lists`` (list membership, :mod:`.memberships`) is not a profile attribute: it is never sent,
+    nor cleared when a customer leaves every store.
+    """
+    payload = {k: v for k, v in item.payload.items() if k != LISTS} if LISTS in item.payload else item.payload
+    clear = [path for path in item.clear if not _reserved(path)]
+    if not clear:
+        return payload, None
+    attributes: dict[str, Any] = dict(payload)
     unset: list[str] = []
-    new_properties = item.payload.get("properties") or {}
-    for path in item.clear:
+    new_properties = payload.get("properties") or {}
+    for path in clear:
         head, _, rest = path.partition(".")
         if head == "properties":
             key = rest.split(".", 1)[0]

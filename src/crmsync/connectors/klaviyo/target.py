@@ -2,7 +2,9 @@
 
 * ``customer`` → profiles. Single records go through ``POST /api/profile-import`` (create-or-update
   matched by identifiers: 201 created, 200 updated), so a re-delivery is idempotent. Batches go
-  through asynchronous bulk import jobs (:mod:`crmsync.connectors.klaviyo.bulk`).
+  through asynchronous bulk import jobs (:mod:`crmsync.connectors.klaviyo.bulk`). Either way, the
+  profile then joins the lists its ``$lists`` names and leaves those it named before
+  (:mod:`~crmsync.connectors.klaviyo.memberships`).
 * ``event`` (the engine's orders) → events: ``POST /api/events`` and, in batches,
   ``POST /api/event-bulk-create-jobs`` (:mod:`~crmsync.connectors.klaviyo.events`,
   :mod:`~crmsync.connectors.klaviyo.event_bulk`).
@@ -30,12 +32,14 @@ from crmsync.connectors.klaviyo.batching import ProgressSplit, unsupported
 from crmsync.connectors.klaviyo.bulk import BulkImporter
 from crmsync.connectors.klaviyo.catalog import CATEGORY_KIND, ITEM_KIND, CatalogWriter
 from crmsync.connectors.klaviyo.catalog_bulk import CatalogBulk
-from crmsync.connectors.klaviyo.changes import KlaviyoChanges
+from crmsync.connectors.klaviyo.changes import KlaviyoChanges, profile_change
 from crmsync.connectors.klaviyo.client import CallStats, KlaviyoClient
 from crmsync.connectors.klaviyo.consent import KlaviyoConsent
 from crmsync.connectors.klaviyo.consent_bodies import ConsentChange
 from crmsync.connectors.klaviyo.event_bulk import BulkEventSender
 from crmsync.connectors.klaviyo.events import EVENT_KIND, EventSender
+from crmsync.connectors.klaviyo.lists import KlaviyoLists
+from crmsync.connectors.klaviyo.memberships import ListMemberships, needs_membership
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
 from crmsync.connectors.klaviyo.resource import profile_attributes, profile_resource
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
@@ -113,7 +117,8 @@ class KlaviyoConnector:
         self.name = name
         self.settings = settings
         self.client = client or KlaviyoClient(settings, connection=name, observer=observer, limiter=limiter)
-        self._bulk = BulkImporter(self.client, settings, connection=name)
+        self._bulk = BulkImporter(self.client, settings, connection=name, want_ids=needs_membership)
+        self._memberships = ListMemberships(KlaviyoLists(self.client, connection=name), connection=name)
         self._events = EventSender(self.client, connection=name)
         self._bulk_events = BulkEventSender(self.client, self._events, connection=name)
         self._catalog = CatalogWriter(self.client, connection=name)
@@ -141,7 +146,8 @@ class KlaviyoConnector:
         refused = self._unsupported(item)
         if refused is not None:
             return refused
-        return await self._upsert_profile(item)
+        result = await self._upsert_profile(item)
+        return (await self._memberships.apply([item], [result]))[0]
 
     async def _upsert_profile(self, item: Projection) -> DeliveryResult:
         """Create or update one profile; on ``duplicate_profile`` link to the existing profile."""
@@ -247,7 +253,7 @@ class KlaviyoConnector:
         requests, catalog records through catalog bulk jobs, the kinds concurrently; results are
         in the order of ``items``."""
         runners: dict[str, Runner] = {
-            ENTITY: self._bulk.run,
+            ENTITY: self._bulk_profiles,
             EVENT_KIND: self._bulk_events.run,
             CATEGORY_KIND: self._catalog_bulk.upsert,
             ITEM_KIND: self._catalog_bulk.upsert,
@@ -261,6 +267,12 @@ class KlaviyoConnector:
             else:
                 groups.setdefault(runner, []).append(index)
         return await self._run_groups(items, groups, refused, progress)
+
+    async def _bulk_profiles(
+        self, items: list[Projection], progress: ProgressCallback | None = None
+    ) -> list[DeliveryResult]:
+        """Profile bulk import jobs, then the list memberships (``$lists``, see :mod:`.memberships`)."""
+        return await self._memberships.apply(items, await self._bulk.run(items, progress))
 
     async def delete(self, item: Projection) -> DeliveryResult:
         """Delete one catalog item or category (404: already gone, counts as deleted)."""
@@ -391,25 +403,12 @@ class KlaviyoConnector:
             results.update(zip(indexes, sent, strict=True))
         return [results[i] for i in range(len(updates))]
 
-    async def consent_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]:
-        """Profiles whose consent (or anything) changed in Klaviyo since ``cursor`` (see
-        :mod:`.changes`), as ``{"external_id", "email", "consent": {channel: status}}``."""
-        profiles, new_cursor = await KlaviyoChanges(self.client, connection=self.name).profiles_updated_since(
-            cursor
-        )
-        out: list[dict[str, Any]] = []
-        for profile in profiles:
-            attrs = profile.get("attributes") or {}
-            subs = attrs.get("subscriptions") or {}
-            consent: dict[str, str] = {}
-            for channel, (group, kind) in _CHANNELS.items():
-                state = ((subs.get(group) or {}).get(kind) or {}).get("consent")
-                if state in ("SUBSCRIBED", "UNSUBSCRIBED"):
-                    consent[channel] = state.lower()
-            out.append(
-                {"external_id": attrs.get("external_id"), "email": attrs.get("email"), "consent": consent}
-            )
-        return out, new_cursor
+    async def profile_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]:
+        """People changed in Klaviyo since ``cursor`` (see :mod:`.changes` and
+        :class:`~crmsync.ports.ProfileChangeSource`): attributes, consent and when."""
+        changes = KlaviyoChanges(self.client, connection=self.name)
+        profiles, new_cursor = await changes.profiles_updated_since(cursor)
+        return [profile_change(profile, _CHANNELS) for profile in profiles], new_cursor
 
     # -- erasure ------------------------------------------------------------------------------
     async def erase(

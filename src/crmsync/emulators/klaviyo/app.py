@@ -145,10 +145,22 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", "/api/lists/{id}", "get_list", routes_lists.get_list),
     ("GET", "/api/lists/{id}/profiles", "get_profiles_for_list", routes_lists.get_profiles_for_list),
     (
+        "GET",
+        "/api/lists/{id}/relationships/profiles",
+        "get_profile_ids_for_list",
+        routes_lists.get_profile_ids_for_list,
+    ),
+    (
         "POST",
         "/api/lists/{id}/relationships/profiles",
         "add_profiles_to_list",
         routes_lists.add_profiles_to_list,
+    ),
+    (
+        "DELETE",
+        "/api/lists/{id}/relationships/profiles",
+        "remove_profiles_from_list",
+        routes_lists.remove_profiles_from_list,
     ),
     *CATALOG_ROUTES,
     *routes_catalog_jobs.ROUTES,

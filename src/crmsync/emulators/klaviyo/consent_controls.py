@@ -120,6 +120,14 @@ class ConsentControls:
             store.add_to_list(store.klist(list_id), profile)
         return profile.id
 
+    def edit_profile(self, profile_id: str, **attributes: Any) -> None:
+        """An edit made in Klaviyo itself (its UI, another integration): ``attributes`` as in a
+        PATCH (``first_name``, ``properties`` merged key by key ...), validated like the API's;
+        ``updated`` moves, so change polling sees it."""
+        store = self._ctx.store
+        attrs = profile_attributes(attributes, allowed=UPSERT_FIELDS)
+        store.update_profile(store.profile(profile_id), attrs)
+
     def change_consent(
         self,
         profile_id: str,

@@ -19,6 +19,7 @@ from crmsync.emulators.klaviyo.errors import invalid
 from crmsync.emulators.klaviyo.filters import spec
 from crmsync.emulators.klaviyo.ids import iso
 from crmsync.emulators.klaviyo.jobs import BulkJob, ImportFailure
+from crmsync.emulators.klaviyo.routes_profiles import additional_param, fields_param
 from crmsync.emulators.klaviyo.validation import encoded_size, resource
 
 JOB_TYPE = "profile-bulk-import-job"
@@ -219,6 +220,8 @@ async def get_profiles_for_bulk_import_profiles_job(request: web.Request) -> web
     job = ctx.jobs.job(request.match_info["id"])
     q = request.query
     size = query.page_size(q, default=20, maximum=100)
+    fields = fields_param(request)
+    additional = additional_param(request)
     cursor = query.decode_cursor(q, "position")
     with ctx.store.lock:
         numbered = [
@@ -231,7 +234,7 @@ async def get_profiles_for_bulk_import_profiles_job(request: web.Request) -> web
     page = query.keyset_page(numbered, key, size=size, descending=False, after=cursor.key if cursor else None)
     base = base_url(request)
     doc = render.document(
-        [render.profile_resource(p, base) for _, p in page.items],
+        [render.profile_resource(p, base, fields=fields, additional=additional) for _, p in page.items],
         str(request.url),
         next_link=query.next_link(request, "position", page.next_key),
     )

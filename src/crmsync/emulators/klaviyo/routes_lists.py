@@ -1,6 +1,10 @@
-"""Lists, minimally: create, list, get, members (paged, filterable by email/phone), add members.
+"""Lists, minimally: create, list, get, members (paged, filterable by email/phone; as profiles or as
+``{type, id}`` linkage), add and remove members.
 
-Enough for bulk import jobs with a ``lists`` relationship and for list-membership assertions.
+Enough for bulk import jobs with a ``lists`` relationship and for list-membership assertions. Adding
+and removing take ``{"data": [{"type": "profile", "id": ...}]}`` (``ListMembersAddQuery`` /
+``ListMembersDeleteQuery``), at most 1,000 profiles per call, and answer 204; membership never
+touches consent.
 """
 
 from __future__ import annotations
@@ -98,9 +102,9 @@ async def get_list(request: web.Request) -> web.Response:
     return respond({"data": data, "links": {"self": f"{base}/api/lists/{klist.id}/"}})
 
 
-async def get_profiles_for_list(request: web.Request) -> web.Response:
+def _member_page(request: web.Request, klist: KList) -> tuple[query.Page[tuple[Profile, Any]], str]:
+    """One page of a list's members (filtered, sorted by ``joined_group_at``) and the sort used."""
     store = context(request).store
-    klist = store.klist(request.match_info["id"])
     q = request.query
     size = query.page_size(q, default=20, maximum=100)
     sort, descending = query.parse_sort(q, ("joined_group_at",), "joined_group_at")
@@ -108,8 +112,6 @@ async def get_profiles_for_list(request: web.Request) -> web.Response:
     compiled = (
         filters.compile_filter(raw_filter, MEMBER_FILTERS, "profile") if raw_filter is not None else None
     )
-    fields = fields_param(request, extra=("joined_group_at",))
-    additional = additional_param(request)
     cursor = query.decode_cursor(q, sort)
     with store.lock:
         members = [
@@ -132,6 +134,14 @@ async def get_profiles_for_list(request: web.Request) -> web.Response:
         descending=descending,
         after=cursor.key if cursor else None,
     )
+    return page, sort
+
+
+async def get_profiles_for_list(request: web.Request) -> web.Response:
+    klist = context(request).store.klist(request.match_info["id"])
+    fields = fields_param(request, extra=("joined_group_at",))
+    additional = additional_param(request)
+    page, sort = _member_page(request, klist)
     base = base_url(request)
     data = [
         render.profile_resource(
@@ -143,15 +153,27 @@ async def get_profiles_for_list(request: web.Request) -> web.Response:
     return respond(doc)
 
 
-async def add_profiles_to_list(request: web.Request) -> web.Response:
+async def get_profile_ids_for_list(request: web.Request) -> web.Response:
+    """The members as ``{type, id}`` linkage (same filter, sort and paging as the profiles)."""
+    klist = context(request).store.klist(request.match_info["id"])
+    page, sort = _member_page(request, klist)
+    data = [{"type": "profile", "id": profile.id} for profile, _ in page.items]
+    doc = render.document(data, str(request.url), next_link=query.next_link(request, sort, page.next_key))
+    return respond(doc)
+
+
+async def _member_profiles(request: web.Request, action: str) -> list[Profile]:
+    """The profiles a membership body names; 400 for a malformed body, 404 for an unknown profile.
+
+    Every entry is checked before anything changes, so a bad request leaves the list as it was.
+    """
     store = context(request).store
-    klist = store.klist(request.match_info["id"])
     body = await read_json(request, 5 * 1024 * KB)
     entries = body.get("data") if isinstance(body, dict) else None
     if not isinstance(entries, list):
         raise invalid("'data' must be an array of profile identifiers.", pointer="/data")
     if len(entries) > MAX_MEMBERS_PER_CALL:
-        raise invalid(f"At most {MAX_MEMBERS_PER_CALL} profiles can be added per call.", pointer="/data")
+        raise invalid(f"At most {MAX_MEMBERS_PER_CALL} profiles can be {action} per call.", pointer="/data")
     profiles: list[Profile] = []
     for index, entry in enumerate(entries):
         if (
@@ -161,6 +183,21 @@ async def add_profiles_to_list(request: web.Request) -> web.Response:
         ):
             raise invalid("Each entry must be {'type': 'profile', 'id': ...}.", pointer=f"/data/{index}")
         profiles.append(store.profile(entry["id"]))
-    for profile in profiles:
+    return profiles
+
+
+async def add_profiles_to_list(request: web.Request) -> web.Response:
+    store = context(request).store
+    klist = store.klist(request.match_info["id"])
+    for profile in await _member_profiles(request, "added"):
         store.add_to_list(klist, profile)
+    return no_content()
+
+
+async def remove_profiles_from_list(request: web.Request) -> web.Response:
+    """Membership only (consent is untouched, as the spec says); a profile not in the list is a no-op."""
+    store = context(request).store
+    klist = store.klist(request.match_info["id"])
+    for profile in await _member_profiles(request, "removed"):
+        store.remove_from_list(klist, profile)
     return no_content()
