@@ -201,7 +201,8 @@ class ProfileChangeSource(Protocol):
 
     ``profile_changes(cursor)`` returns ``(changes, new cursor)``: one dict per changed person,
     ``{"external_id", "email", "target_id", "updated": datetime | None, "attributes": {...},
-    "consent": {channel: "subscribed" | "unsubscribed"}}`` — ``attributes`` in the shape of the
+    "consent": {channel: "subscribed" | "unsubscribed"}, "consent_at": {channel: ISO time}}`` —
+    ``attributes`` in the shape of the
     projections the flow delivers (so payload paths name the same values both ways), consent
     channels absent when never asked. Store the cursor only after acting on the changes.
     """

@@ -370,9 +370,13 @@ def _two_way(fs: FlowSettings) -> TwoWay | None:
     consent: dict[str, str] = (
         {ch: src.field for ch, src in fs.consent.channels.items()} if fs.consent.owner == "crm" else {}
     )
+    consent_at: dict[str, str] = {
+        ch: src.at_field for ch, src in fs.consent.channels.items() if src.at_field and ch in consent
+    }
     own = fs.ownership
     rules = TwoWay(
         consent_fields=consent,
+        consent_at_fields=consent_at,
         crm_paths=tuple(own.crm) if own.two_way else (),
         write_back=dict(own.write_back) if own.two_way else {},
         restore=own.two_way and own.restore,

@@ -48,6 +48,7 @@ class TwoWay:
     """What a flow reads back from its CRM (built from the flow's ownership and consent settings)."""
 
     consent_fields: Mapping[str, str] = field(default_factory=dict)  # channel -> shop flag field
+    consent_at_fields: Mapping[str, str] = field(default_factory=dict)  # channel -> shop "when" field
     crm_paths: tuple[str, ...] = ()  # payload paths the CRM owns: recorded as they change
     write_back: Mapping[str, str] = field(default_factory=dict)  # CRM path -> shop custom field
     restore: bool = False  # re-send the shop's values of attributes the CRM changed

@@ -3,7 +3,8 @@
 The CRM is polled for people changed since a cursor (Klaviyo: profiles updated since). For each
 person the shop knows:
 
-* **consent**, when the CRM owns it, becomes the shop's consent flags (commercetools custom fields);
+* **consent**, when the CRM owns it, becomes the shop's consent flags and their times (commercetools
+  custom fields);
 * **attributes the CRM owns** (``ownership.crm``) are recorded with their provenance (value, system,
   time) and, where ``ownership.write_back`` names a shop field, written to the shop;
 * **attributes the shop owns** that the CRM now holds differently — an edit made in the CRM — are a
@@ -28,7 +29,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crmsync.engine.delivery import deliver_records
@@ -97,6 +98,9 @@ async def pull_changes(flow: Flow) -> PullResult:
         for channel, status in (change.get("consent") or {}).items():
             if channel in rules.consent_fields:
                 fields[rules.consent_fields[channel]] = status == "subscribed"
+                at = _shop_time((change.get("consent_at") or {}).get(channel))
+                if at is not None and channel in rules.consent_at_fields:
+                    fields[rules.consent_at_fields[channel]] = at  # when it was given or withdrawn
         if fields:
             writes[key] = fields
         last = delivered.get(internal_id)
@@ -142,6 +146,22 @@ async def pull_changes(flow: Flow) -> PullResult:
     flow.stats.conflicts += result.conflicts
     flow.stats.restored += result.restored
     return result
+
+
+def _shop_time(value: object) -> str | None:
+    """A CRM timestamp as commercetools writes DateTime values (``2024-05-01T12:00:00.000Z``)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _predates(updated: datetime | None, last: Delivered) -> bool:

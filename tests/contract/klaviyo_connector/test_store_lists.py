@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from crmsync.connectors.klaviyo import KlaviyoConnector, KlaviyoSettings
@@ -76,7 +77,7 @@ async def test_single_upserts_put_each_customer_in_their_stores_lists(
     assert emulator.profiles[ids[1]]["properties"] == {"store": "eu-store"}
 
 
-async def test_bulk_upserts_fill_the_store_lists_with_one_call_per_list(
+async def test_an_initial_bulk_load_fills_the_store_lists_through_the_jobs(
     emulator: KlaviyoEmulator, connect: Callable[..., KlaviyoConnector]
 ) -> None:
     connector = connect()
@@ -85,12 +86,30 @@ async def test_bulk_upserts_fill_the_store_lists_with_one_call_per_list(
     results = await connector.bulk_upsert(customers)
     assert all(r.ok for r in results), [r.error for r in results]
     ids = {n: _profile_id(emulator, n) for n in range(len(stores))}
-    assert [r.target_id for r in results] == [ids[n] for n in range(len(stores))]
     assert _members(emulator, "eu-store") == {ids[n] for n, s in enumerate(stores) if s == "eu-store"}
     assert _members(emulator, "us-store") == {ids[n] for n, s in enumerate(stores) if s == "us-store"}
+    # one job per store list, carrying the list: no profile ids read, no membership call
+    assert emulator.request_count(operation_id="bulk_import_profiles", status=202) == 2
+    assert emulator.request_count(operation_id="add_profiles_to_list") == 0
+    assert emulator.request_count(operation_id="get_profiles_for_bulk_import_profiles_job") == 0
+    assert all(LISTS not in emulator.profiles[pid]["properties"] for pid in ids.values())
+
+
+async def test_bulk_joins_after_the_job_make_one_call_per_list(
+    emulator: KlaviyoEmulator, connect: Callable[..., KlaviyoConnector]
+) -> None:
+    """Customers in two stores each: joined after the job, one membership call per list."""
+    connector = connect()
+    customers = [
+        _customer(n, ["eu-store", "us-store"] if n % 2 else ["us-store", "eu-store"]) for n in range(6)
+    ]
+    results = await connector.bulk_upsert(customers)
+    assert all(r.ok for r in results), [r.error for r in results]
+    ids = {n: _profile_id(emulator, n) for n in range(6)}
+    assert [r.target_id for r in results] == [ids[n] for n in range(6)]
+    assert _members(emulator, "eu-store") == _members(emulator, "us-store") == set(ids.values())
     assert emulator.request_count(operation_id="add_profiles_to_list", status=204) == 2
     assert emulator.request_count(operation_id="bulk_import_profiles", status=202) == 1
-    assert all(LISTS not in emulator.profiles[pid]["properties"] for pid in ids.values())
 
 
 async def test_a_customer_whose_store_changes_is_moved(
@@ -147,3 +166,15 @@ async def test_remove_body_matches_the_spec(specs_dir: Path) -> None:
     finally:
         await connector.aclose()
         await fake.stop()
+
+
+@pytest.mark.specs
+def test_a_job_carrying_a_list_matches_the_spec(specs_dir: Path) -> None:
+    from crmsync.connectors.klaviyo.packing import pack_jobs
+
+    spec = specs.load_spec(specs_dir / "klaviyo" / "openapi-stable.json")
+    [job], rejected = pack_jobs([_customer(n, ["eu-store"]) for n in range(3)], list_id="L1")
+    body = orjson.loads(job.body())
+    assert not rejected and len(job.body()) == job.size
+    assert body["data"]["relationships"] == {"lists": {"data": [{"type": "list", "id": "L1"}]}}
+    assert specs.errors(spec, "bulk_import_profiles", body) == []

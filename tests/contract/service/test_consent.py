@@ -5,6 +5,7 @@ list per store); owned by the CRM, a shop-side change never overwrites Klaviyo."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,11 @@ async def test_crm_owned_consent_flows_back_to_the_shop_without_echo(make_stack:
     assert (await pull_changes(flow)).written == 1
     current = ct.get_customer(person["id"])
     assert current is not None and current["custom"]["fields"]["newsletterOptIn"] is True
+    given = datetime.fromisoformat(
+        email_consent(kl, person["id"])["consent_timestamp"].replace("Z", "+00:00")
+    )
+    written = datetime.fromisoformat(current["custom"]["fields"]["newsletterOptInAt"].replace("Z", "+00:00"))
+    assert abs(written - given) < timedelta(milliseconds=1)  # when it was given, in the shop's format
     ct_version = current["version"]
 
     await live(svc)  # the shop's change comes back as an event: the profile's mirrored property moves

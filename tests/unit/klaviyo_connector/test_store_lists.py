@@ -229,24 +229,48 @@ async def test_bulk_groups_members_by_list_in_chunks_and_moves_the_movers(
     fake.on("POST", "/api/lists/LA/relationships/profiles", Reply(204))
     fake.on("POST", "/api/lists/LB/relationships/profiles", Reply(204))
     fake.on("DELETE", "/api/lists/LA/relationships/profiles", Reply(204))
+    fake.on("DELETE", "/api/lists/LB/relationships/profiles", Reply(204))
     items = [
-        _item(0, ["A"]),
-        _item(1, ["A"]),
-        _item(2, ["A", "B"]),
+        _item(0, ["A", "B"]),  # two stores: joined after the job, grouped per list
+        _item(1, ["A", "B"]),
+        _item(2, ["A"], previous=["B"]),  # moved from B to A
         _item(3, ["B"], previous=["A"]),  # moved from A to B
         _item(4, None),  # no store: nothing to do
     ]
     _script_job(fake, [(f"c-{n}", f"P{n}") for n in range(5)])
     results = await make_connector().bulk_upsert(items)
     assert [(r.ok, r.target_id) for r in results] == [(True, f"P{n}") for n in range(5)]
+    assert [c.json()["data"].get("relationships") for c in fake.sent("POST", JOBS)] == [None]
     assert _members(fake, "POST", "LA") == [["P0", "P1"], ["P2"]]  # 3 members, 2 per call
-    assert _members(fake, "POST", "LB") == [["P2", "P3"]]
-    assert _members(fake, "DELETE", "LA") == [["P3"]]
+    assert _members(fake, "POST", "LB") == [["P0", "P1"], ["P3"]]
+    assert _members(fake, "DELETE", "LA") == [["P3"]] and _members(fake, "DELETE", "LB") == [["P2"]]
     assert len(fake.sent("GET", "/api/lists")) == 2  # one lookup per list name
     [read] = fake.sent("GET", f"{JOBS}/J1/profiles")
     assert read.query == {"fields[profile]": "email,external_id,phone_number", "page[size]": "100"}
-    # write calls add up exactly: 1 job + 4 membership calls
-    assert sum(r.calls for r in results) == 5
+    # write calls add up exactly: 1 job + 6 membership calls
+    assert sum(r.calls for r in results) == 7
+
+
+async def test_bulk_joins_of_one_list_go_in_jobs_that_carry_the_list(
+    fake: FakeKlaviyo, make_connector: Callable[..., KlaviyoConnector]
+) -> None:
+    """An initial load: each profile joins one store list, so each list's profiles are imported in
+    jobs with that list (``relationships.lists``): no profile ids read, no membership call."""
+    Lists(fake, {"A": "LA", "B": "LB"})
+    items = [_item(0, ["A"]), _item(1, ["B"]), _item(2, ["A"]), _item(3, None), _item(4, ["B"], previous=[])]
+    _script_job(fake, [])
+    results = await make_connector().bulk_upsert(items)
+    assert all(r.ok for r in results) and [r.target_id for r in results] == [None] * 5
+    jobs = [c.json()["data"] for c in fake.sent("POST", JOBS)]
+    carried = {
+        (job.get("relationships") or {}).get("lists", {}).get("data", [{}])[0].get("id"): [
+            p["attributes"]["external_id"] for p in job["attributes"]["profiles"]["data"]
+        ]
+        for job in jobs
+    }
+    assert carried == {"LA": ["c-0", "c-2"], "LB": ["c-1", "c-4"], None: ["c-3"]}
+    assert fake.sent("GET", f"{JOBS}/J1/profiles") == [] and _membership_paths(fake) == []
+    assert sum(r.calls for r in results) == 3  # three jobs, nothing else written
 
 
 async def test_bulk_without_lists_reads_no_profile_ids(
@@ -268,7 +292,10 @@ async def test_a_failing_list_fails_only_the_records_naming_it(
     fake.on(
         "POST", "/api/lists/LB/relationships/profiles", Reply(204), Reply(500, error_body(500, "error", "x"))
     )
-    items = [_item(0, ["A"]), _item(1, ["B"]), _item(2, ["B"]), _item(3, ["A", "B"]), _item(4, ["B"])]
+    # (each leaves a list that no longer exists, so they join after the job, not through it)
+    items = [
+        _item(n, lists, previous=["gone"]) for n, lists in enumerate([["A"], ["B"], ["B"], ["A", "B"], ["B"]])
+    ]
     _script_job(fake, [(f"c-{n}", f"P{n}") for n in range(5)])
     results = await make_connector(max_retries=0).bulk_upsert(items)
     assert [r.ok for r in results] == [False, True, True, False, False]
@@ -288,7 +315,7 @@ async def test_profile_ids_that_cannot_be_read_fail_only_the_records_with_lists(
 ) -> None:
     _script_job(fake, [])
     fake.on("GET", f"{JOBS}/J1/profiles", Reply(503, error_body(503, "error", "down")))
-    items = [_item(1, ["A"]), _item(2, None), _item(3, None, previous=["A"])]
+    items = [_item(1, ["A"], previous=["B"]), _item(2, None), _item(3, None, previous=["A"])]
     results = await make_connector(max_retries=0).bulk_upsert(items)
     assert [r.ok for r in results] == [False, True, False]
     assert isinstance(results[0].error, TransientError) and results[0].error.recovery is Recovery.RETRY
@@ -307,7 +334,8 @@ async def test_a_profile_missing_from_the_job_is_retried_not_lost(
     Lists(fake, {"A": "LA"})
     fake.on("POST", "/api/lists/LA/relationships/profiles", Reply(204))
     _script_job(fake, [("c-1", "P1")])  # c-2 is not reported among the job's profiles
-    results = await make_connector().bulk_upsert([_item(1, ["A"]), _item(2, ["A"])])
+    # (both leave a list that no longer exists, so they join A after the job: their ids are read)
+    results = await make_connector().bulk_upsert([_item(n, ["A"], previous=["gone"]) for n in (1, 2)])
     assert results[0].ok and results[0].target_id == "P1"
     assert not results[1].ok and isinstance(results[1].error, TransientError)
     assert "profile id is unknown" in results[1].error.message

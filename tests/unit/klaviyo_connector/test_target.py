@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from crmsync.connectors.klaviyo import CAPABILITIES, KlaviyoConnector
-from crmsync.connectors.klaviyo.target import filter_literal
+from crmsync.connectors.klaviyo.lists import filter_literal
 from crmsync.errors import (
     CredentialsError,
     DuplicateError,

@@ -72,9 +72,10 @@ class BulkImporter:
         self._want_ids = want_ids
 
     async def run(
-        self, items: list[Projection], progress: ProgressCallback | None = None
+        self, items: list[Projection], progress: ProgressCallback | None = None, *, list_id: str | None = None
     ) -> list[DeliveryResult]:
-        jobs, results = pack_jobs(items, connection=self._connection)
+        """Import ``items``; with ``list_id`` the jobs add every profile to that list as well."""
+        jobs, results = pack_jobs(items, connection=self._connection, list_id=list_id)
         done: dict[int, int] = {}  # job number -> processed count
         total = len(items)
 
@@ -163,7 +164,8 @@ class BulkImporter:
         results.update(self._map_errors(job_id, job, items, import_errors, state))
         for index in job.indexes:
             results.setdefault(index, DeliveryResult(items[index].record_key, ok=True, calls=0))
-        wanted = [i for i in job.indexes if results[i].ok and self._want_ids and self._want_ids(items[i])]
+        want = self._want_ids if job.list_id is None else None  # the job itself placed them in its list
+        wanted = [i for i in job.indexes if results[i].ok and want is not None and want(items[i])]
         if wanted:
             await self._resolve_ids(job_id, job, items, results, wanted)
         return _with_calls(results, job, stats)

@@ -212,10 +212,16 @@ def profile_change(profile: JSON, channels: dict[str, tuple[str, str]]) -> JSON:
     attrs = profile.get("attributes") or {}
     subs = attrs.get("subscriptions") or {}
     consent: dict[str, str] = {}
+    consent_at: dict[str, str] = {}
     for channel, (group, kind) in channels.items():
-        state = ((subs.get(group) or {}).get(kind) or {}).get("consent")
+        doc = (subs.get(group) or {}).get(kind) or {}
+        state = doc.get("consent")
         if state in ("SUBSCRIBED", "UNSUBSCRIBED"):
             consent[channel] = state.lower()
+            # when the person gave or withdrew it: consent_timestamp, else when Klaviyo last changed it
+            at = doc.get("consent_timestamp") or doc.get("last_updated")
+            if isinstance(at, str) and at:
+                consent_at[channel] = at
     return {
         "external_id": attrs.get("external_id"),
         "email": attrs.get("email"),
@@ -223,4 +229,5 @@ def profile_change(profile: JSON, channels: dict[str, tuple[str, str]]) -> JSON:
         "updated": _parse(attrs.get("updated")),
         "attributes": {k: v for k, v in attrs.items() if k not in _COMPUTED},
         "consent": consent,
+        "consent_at": consent_at,
     }

@@ -19,12 +19,12 @@ joining a store list neither opts anyone in nor out, and leaving one keeps their
 Leaving comes before joining, so when two records share one Klaviyo profile (linked by e-mail) and
 one leaves a list the other joins, the profile stays a member.
 
-Batches (:meth:`ListMemberships.apply` on the results of the bulk import jobs) are grouped by list
-name and sent 1,000 profile ids per call, never one call per profile. Grouping after the jobs,
-rather than through the import job's own ``lists`` relationship, keeps jobs packed by size alone
-(that relationship applies to every profile of a job, so jobs would have to be split per combination
-of stores) and serves joining and leaving alike; leaving needs the profile ids anyway, which the
-bulk importer reads from the finished job (:class:`~crmsync.connectors.klaviyo.bulk.BulkImporter`,
+Batches (:meth:`ListMemberships.bulk`): records whose only membership work is joining one list —
+an initial load, a customer's first store — are imported in jobs carrying that list (the job's
+``relationships.lists``), so Klaviyo places them itself: no profile ids read, no membership call.
+The others (moves between stores, several stores) are grouped by list name after their jobs and
+sent 1,000 profile ids per call, never one call per profile; leaving needs the profile ids, which
+the bulk importer then reads from the finished job (:class:`~crmsync.connectors.klaviyo.bulk.BulkImporter`,
 ``want_ids``).
 
 Failures: a failed membership call makes the delivery of the records it was for not ok, with that
@@ -38,14 +38,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, Protocol
 
+from crmsync.connectors.klaviyo.batching import ProgressSplit
 from crmsync.connectors.klaviyo.lists import KlaviyoLists, Origin
 from crmsync.errors import CrmsyncError, NotFoundError, TransientError
-from crmsync.ports import LISTS, DeliveryResult, Projection
+from crmsync.ports import LISTS, DeliveryResult, ProgressCallback, Projection
 
-__all__ = ["LISTS", "ListMemberships", "list_names", "needs_membership"]
+__all__ = ["LISTS", "BulkRun", "ListMemberships", "list_names", "needs_membership", "single_join"]
+
+
+class BulkRun(Protocol):
+    """The profile bulk importer's ``run``: import items, optionally into one list."""
+
+    def __call__(
+        self, items: list[Projection], progress: ProgressCallback | None = None, *, list_id: str | None = None
+    ) -> Awaitable[list[DeliveryResult]]: ...
 
 
 def list_names(payload: Mapping[str, Any] | None) -> list[str]:
@@ -54,6 +63,14 @@ def list_names(payload: Mapping[str, Any] | None) -> list[str]:
     if not isinstance(value, list):
         return []
     return list(dict.fromkeys(name for name in value if isinstance(name, str)))
+
+
+def single_join(item: Projection) -> str | None:
+    """The one list ``item`` joins when that is all its membership work (nothing to leave)."""
+    now, before = list_names(item.payload), list_names(item.previous)
+    join = [name for name in now if item.previous is None or name not in before]
+    leave = [name for name in before if name not in now]
+    return join[0] if len(join) == 1 and not leave else None
 
 
 def needs_membership(item: Projection) -> bool:
@@ -81,6 +98,46 @@ class ListMemberships:
     def __init__(self, lists: KlaviyoLists, *, connection: str) -> None:
         self._lists = lists
         self._connection = connection
+
+    async def bulk(
+        self, items: list[Projection], progress: ProgressCallback | None, run: BulkRun
+    ) -> list[DeliveryResult]:
+        """Bulk import ``items`` with ``run`` (the profile bulk importer) and their memberships.
+
+        Items whose only membership work is joining one list (an initial load, a customer's first
+        store) are imported in jobs that carry that list (``relationships.lists``): Klaviyo adds the
+        job's profiles itself, so no profile ids are read and no membership call is made. The rest
+        go through :meth:`apply` after their jobs. Groups run one after another (each is a few jobs
+        at a time), within the bulk endpoints' shared budget.
+        """
+        groups: dict[str, list[int]] = {}
+        rest: list[int] = []
+        for index, item in enumerate(items):
+            name = single_join(item)
+            if name is None:
+                rest.append(index)
+            else:
+                groups.setdefault(name, []).append(index)
+        if not groups:
+            return await self.apply(items, await run(items, progress))
+        split = ProgressSplit(progress, len(items))
+        results: dict[int, DeliveryResult] = {}
+        for n, (name, indexes) in enumerate(groups.items()):
+            try:
+                list_id = await self._lists.ensure_list(name)
+            except CrmsyncError as exc:
+                for i in indexes:
+                    error = _own(exc, items[i], f"klaviyo list {name!r}")
+                    results[i] = DeliveryResult(items[i].record_key, ok=False, error=error, calls=0)
+                continue
+            done = await run([items[i] for i in indexes], split.part(f"list-{n}"), list_id=list_id)
+            results.update(zip(indexes, done, strict=True))
+        if rest:
+            subset = [items[i] for i in rest]
+            done = await self.apply(subset, await run(subset, split.part("rest")))
+            results.update(zip(rest, done, strict=True))
+        await split.finish()
+        return [results[i] for i in range(len(items))]
 
     async def apply(
         self, items: Sequence[Projection], results: Sequence[DeliveryResult]

@@ -30,9 +30,13 @@ class PackedJob:
     The body size is kept as a running total so that packing stays linear in the number of items.
     """
 
-    def __init__(self, indexes: list[int] | None = None, parts: list[bytes] | None = None) -> None:
+    def __init__(
+        self, indexes: list[int] | None = None, parts: list[bytes] | None = None, list_id: str | None = None
+    ) -> None:
         self.indexes: list[int] = []
         self.parts: list[bytes] = []
+        self.list_id = list_id  # every profile of the job joins this list (relationships.lists)
+        self._suffix = _SUFFIX if list_id is None else _list_suffix(list_id)
         self._payload_bytes = 0
         for index, part in zip(indexes or [], parts or [], strict=True):
             self.add(index, part)
@@ -45,14 +49,20 @@ class PackedJob:
     @property
     def size(self) -> int:
         """Exact byte size of :meth:`body`."""
-        return ENVELOPE_BYTES + self._payload_bytes
+        return len(_PREFIX) + len(self._suffix) + self._payload_bytes
 
     def body(self) -> bytes:
-        return _PREFIX + b",".join(self.parts) + _SUFFIX
+        return _PREFIX + b",".join(self.parts) + self._suffix
 
     def without(self, position: int) -> PackedJob:
         keep = [i for i in range(len(self.parts)) if i != position]
-        return PackedJob([self.indexes[i] for i in keep], [self.parts[i] for i in keep])
+        return PackedJob([self.indexes[i] for i in keep], [self.parts[i] for i in keep], self.list_id)
+
+
+def _list_suffix(list_id: str) -> bytes:
+    """The body's end with the job's ``lists`` relationship (the profiles join that list)."""
+    lists = orjson.dumps({"lists": {"data": [{"type": "list", "id": list_id}]}})
+    return b']}},"relationships":' + lists + b"}}"
 
 
 def pack_jobs(
@@ -62,15 +72,17 @@ def pack_jobs(
     max_bytes: int = MAX_JOB_BYTES,
     max_profile_bytes: int = MAX_PROFILE_BYTES,
     connection: str | None = None,
+    list_id: str | None = None,
 ) -> tuple[list[PackedJob], dict[int, DeliveryResult]]:
     """Split items into jobs within both limits; return the jobs and the locally rejected items.
 
-    Items keep their order; a job is closed as soon as the next profile would break a limit.
+    Items keep their order; a job is closed as soon as the next profile would break a limit. With
+    ``list_id`` every job carries that list (its profiles join it).
     """
     jobs: list[PackedJob] = []
     rejected: dict[int, DeliveryResult] = {}
-    current = PackedJob()
-    per_profile = min(max_profile_bytes, max_bytes - ENVELOPE_BYTES)
+    current = PackedJob(list_id=list_id)
+    per_profile = min(max_profile_bytes, max_bytes - current.size)
     for index, item in enumerate(items):
         try:
             part = orjson.dumps(profile_resource(item))
@@ -89,7 +101,7 @@ def pack_jobs(
             len(current.parts) >= max_records or current.size + separator + len(part) > max_bytes
         ):
             jobs.append(current)
-            current = PackedJob()
+            current = PackedJob(list_id=list_id)
         current.add(index, part)
     if current.parts:
         jobs.append(current)

@@ -26,7 +26,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from crmsync.connectors.klaviyo.batching import ProgressSplit, unsupported
 from crmsync.connectors.klaviyo.bulk import BulkImporter
@@ -41,9 +40,9 @@ from crmsync.connectors.klaviyo.events import EVENT_KIND, EventSender
 from crmsync.connectors.klaviyo.lists import KlaviyoLists
 from crmsync.connectors.klaviyo.memberships import ListMemberships, needs_membership
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
-from crmsync.connectors.klaviyo.resource import profile_attributes, profile_resource
+from crmsync.connectors.klaviyo.profiles import ENTITY, ProfileWriter
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
-from crmsync.errors import CrmsyncError, DuplicateError, NotFoundError, PermanentError
+from crmsync.errors import CrmsyncError, PermanentError
 from crmsync.ports import (
     JSON,
     Capabilities,
@@ -57,9 +56,6 @@ from crmsync.ports import (
 
 log = logging.getLogger(__name__)
 
-#: Profile identifiers, in the order ``find`` tries them (the stable source id first).
-IDENTIFIERS = ("external_id", "email", "phone_number")
-ENTITY = "customer"
 CATALOG_KINDS = frozenset({CATEGORY_KIND, ITEM_KIND})
 #: Projection kinds this connector delivers (the engine projects orders to ``event``, categories to
 #: ``catalog_category`` and products to ``catalog_item``).
@@ -88,17 +84,6 @@ _CHANNELS = {  # canonical channel -> where Klaviyo keeps it in ``subscriptions`
 }
 
 
-def filter_literal(value: str) -> str:
-    """A Klaviyo filter string literal: double-quoted, with ``\\`` and ``"`` backslash-escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _same_identifier(name: str, ours: Any, theirs: Any) -> bool:
-    if not isinstance(ours, str) or not isinstance(theirs, str):
-        return False
-    return ours.casefold() == theirs.casefold() if name == "email" else ours == theirs
-
-
 class KlaviyoConnector:
     """Implements :class:`crmsync.ports.TargetConnector` for Klaviyo profiles."""
 
@@ -117,6 +102,7 @@ class KlaviyoConnector:
         self.name = name
         self.settings = settings
         self.client = client or KlaviyoClient(settings, connection=name, observer=observer, limiter=limiter)
+        self._profiles = ProfileWriter(self.client, connection=name)
         self._bulk = BulkImporter(self.client, settings, connection=name, want_ids=needs_membership)
         self._memberships = ListMemberships(KlaviyoLists(self.client, connection=name), connection=name)
         self._events = EventSender(self.client, connection=name)
@@ -146,104 +132,8 @@ class KlaviyoConnector:
         refused = self._unsupported(item)
         if refused is not None:
             return refused
-        result = await self._upsert_profile(item)
+        result = await self._profiles.upsert(item)
         return (await self._memberships.apply([item], [result]))[0]
-
-    async def _upsert_profile(self, item: Projection) -> DeliveryResult:
-        """Create or update one profile; on ``duplicate_profile`` link to the existing profile."""
-        stats = CallStats()
-        body = {"data": profile_resource(item)}
-        try:
-            response = await self.client.request(
-                "POST",
-                "/api/profile-import",
-                body=body,
-                operation="create_or_update_profile",
-                record_key=item.record_key,
-                kind=item.kind,
-                correlation_id=item.correlation_id,
-                stats=stats,
-            )
-        except DuplicateError as duplicate:
-            return await self._link_duplicate(item, duplicate, stats)
-        except CrmsyncError as exc:
-            return DeliveryResult(item.record_key, ok=False, error=exc, calls=stats.attempts)
-        data = (response.body or {}).get("data") or {}
-        return DeliveryResult(
-            item.record_key,
-            ok=True,
-            target_id=data.get("id"),
-            created=response.status == 201,
-            calls=stats.attempts,
-        )
-
-    async def _link_duplicate(
-        self, item: Projection, duplicate: DuplicateError, stats: CallStats
-    ) -> DeliveryResult:
-        """PATCH the profile Klaviyo says already holds one of our identifiers.
-
-        The PATCH first carries the whole payload, so the existing profile also receives our
-        ``external_id`` and future upserts match it directly. If that PATCH itself answers
-        ``duplicate_profile``, another profile holds one of the identifiers we are setting;
-        setting it again could only 409 again, so the identifiers equal to that other profile's
-        are dropped from the PATCH (by name in the log, never by value) and the PATCH is repeated.
-        Each round removes at least one identifier, so this ends after at most three rounds.
-        """
-        existing = duplicate.existing_id
-        if not existing:
-            return DeliveryResult(item.record_key, ok=False, error=duplicate, calls=stats.attempts)
-        attributes, meta = profile_attributes(item)
-        attributes = dict(attributes)
-        last: CrmsyncError = duplicate
-        for _ in range(len(IDENTIFIERS) + 1):
-            try:
-                await self.client.request(
-                    "PATCH",
-                    f"/api/profiles/{quote(existing, safe='')}",
-                    body={"data": _patch_resource(existing, attributes, meta)},
-                    operation="update_profile",
-                    record_key=item.record_key,
-                    kind=item.kind,
-                    correlation_id=item.correlation_id,
-                    stats=stats,
-                )
-            except DuplicateError as again:
-                last = again
-                conflicting = await self._conflicting_identifiers(attributes, existing, again)
-                if not conflicting:
-                    break
-                for name in conflicting:
-                    attributes.pop(name, None)
-                log.warning(
-                    "klaviyo %s: record %s linked to profile %s without identifier(s) %s, "
-                    "which belong to profile %s",
-                    self.name,
-                    item.record_key,
-                    existing,
-                    ", ".join(conflicting),
-                    again.existing_id,
-                )
-                continue
-            except CrmsyncError as exc:
-                return DeliveryResult(item.record_key, ok=False, error=exc, calls=stats.attempts)
-            return DeliveryResult(
-                item.record_key, ok=True, target_id=existing, created=False, calls=stats.attempts
-            )
-        return DeliveryResult(item.record_key, ok=False, error=last, calls=stats.attempts)
-
-    async def _conflicting_identifiers(
-        self, attributes: JSON, existing: str, conflict: DuplicateError
-    ) -> list[str]:
-        """Identifiers in ``attributes`` that the conflicting profile (not ``existing``) holds."""
-        other = conflict.existing_id
-        if not other or other == existing:
-            return []
-        try:
-            holder = await self.get_profile(other)
-        except CrmsyncError:
-            return []
-        held = (holder or {}).get("attributes") or {}
-        return [n for n in IDENTIFIERS if n in attributes and _same_identifier(n, attributes[n], held.get(n))]
 
     # -- batches ------------------------------------------------------------------------------
     async def bulk_upsert(
@@ -272,7 +162,7 @@ class KlaviyoConnector:
         self, items: list[Projection], progress: ProgressCallback | None = None
     ) -> list[DeliveryResult]:
         """Profile bulk import jobs, then the list memberships (``$lists``, see :mod:`.memberships`)."""
-        return await self._memberships.apply(items, await self._bulk.run(items, progress))
+        return await self._memberships.bulk(items, progress, self._bulk.run)
 
     async def delete(self, item: Projection) -> DeliveryResult:
         """Delete one catalog item or category (404: already gone, counts as deleted)."""
@@ -328,44 +218,13 @@ class KlaviyoConnector:
 
     # -- lookups ------------------------------------------------------------------------------
     async def find(self, kind: str, identifiers: Mapping[str, str]) -> str | None:
-        """The id of the profile matching the identifiers, tried in the order given (default:
-        ``external_id``, else ``email``, else ``phone_number``)."""
-        if kind != ENTITY:
-            raise PermanentError(
-                f"klaviyo connector {self.name!r} cannot look up {kind!r} records (only {ENTITY!r})",
-                connection=self.name,
-                entity=kind,
-            )
-        # the caller's order is the priority (a dict keeps it); Klaviyo's three identifiers only
-        for name in [n for n in identifiers if n in IDENTIFIERS] or list(IDENTIFIERS):
-            value = identifiers.get(name)
-            if not value:
-                continue
-            response = await self.client.request(
-                "GET",
-                "/api/profiles",
-                params={
-                    "filter": f"equals({name},{filter_literal(value)})",
-                    "page[size]": "1",
-                    "fields[profile]": name,
-                },
-                operation="get_profiles",
-            )
-            data = (response.body or {}).get("data") or []
-            if data and isinstance(data[0], dict) and data[0].get("id"):
-                return str(data[0]["id"])
-        return None
+        """The id of the profile matching the identifiers, tried in the order given (see
+        :meth:`.profiles.ProfileWriter.find`)."""
+        return await self._profiles.find(kind, identifiers)
 
     async def get_profile(self, profile_id: str) -> JSON | None:
         """The profile resource object (``{type, id, attributes, ...}``), or ``None`` if absent."""
-        try:
-            response = await self.client.request(
-                "GET", f"/api/profiles/{quote(profile_id, safe='')}", operation="get_profile"
-            )
-        except NotFoundError:
-            return None
-        data = (response.body or {}).get("data")
-        return data if isinstance(data, dict) else None
+        return await self._profiles.get_profile(profile_id)
 
     # -- consent ------------------------------------------------------------------------------
     async def set_consent(self, updates: list[ConsentUpdate], *, historical: bool) -> list[DeliveryResult]:
@@ -458,12 +317,3 @@ class KlaviyoConnector:
 
 _SUPPORTED = "customer, event, catalog_category and catalog_item"
 _DELETABLE = "catalog_category and catalog_item"
-
-
-def _patch_resource(
-    profile_id: str, attributes: dict[str, Any], meta: dict[str, Any] | None
-) -> dict[str, Any]:
-    resource: dict[str, Any] = {"type": "profile", "id": profile_id, "attributes": attributes}
-    if meta is not None:
-        resource["meta"] = meta
-    return resource
