@@ -28,7 +28,10 @@ from crmsync.emulators.commercetools import CommercetoolsEmulator
 from crmsync.emulators.commercetools.seed import generate_customer_drafts, generate_update_actions
 from crmsync.emulators.klaviyo import KlaviyoEmulator
 from crmsync.engine import BulkProgress
+from crmsync.ports import LISTS
 from crmsync.service import Service
+
+LIST_NAME = "{store} customers"  # the demo's per-store Klaviyo lists
 
 
 @dataclass
@@ -68,6 +71,7 @@ def demo_config(ct_url: str, klaviyo_url: str, store: str, port: int, admin_toke
                 "target": "marketing",
                 "entities": ["customer", "order", "category", "product"],
                 "poll_interval_seconds": 0.5,
+                "segmentation": {"store_lists": True, "list_name": LIST_NAME},
             }
         ],
     }
@@ -270,10 +274,12 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
                 f"{commerce['events_per_s']:,.0f} events/s",
             )
         summary.add_row("failures", str(bulk.failed + live_stats.failed + recon.failed))
+        lists_ok, lists_note = _verify_lists(ct, kl)
+        summary.add_row("store lists", lists_note)
         summary.add_row("verified", f"{matched:,} profiles match their customer, {mismatched} differ")
         summary.add_row("elapsed", f"{time.monotonic() - started:.1f}s")
         console.print(summary)
-        return mismatched == 0 and complete and commerce_ok
+        return mismatched == 0 and complete and commerce_ok and lists_ok
     finally:
         if server is not None:
             await server.stop()
@@ -332,13 +338,31 @@ def _verify(ct: CommercetoolsEmulator, kl: KlaviyoEmulator, projector: Any) -> t
             by_external[attrs["external_id"]] = attrs
     matched = mismatched = 0
     for customer in ct.customers.values():
-        payload = {k: v for k, v in projector.project(customer).payload.items() if k != "consent"}
+        payload = {
+            k: v for k, v in projector.project(customer).payload.items() if k not in ("consent", LISTS)
+        }
         attrs = by_external.get(customer["id"])
         if attrs is not None and _contains(attrs, payload):
             matched += 1
         else:
             mismatched += 1
     return matched, mismatched
+
+
+def _verify_lists(ct: CommercetoolsEmulator, kl: KlaviyoEmulator) -> tuple[bool, str]:
+    """Each store's Klaviyo list must hold exactly the store's customers."""
+    want: dict[str, set[str]] = {}
+    for customer in ct.customers.values():
+        for ref in customer.get("stores") or []:
+            want.setdefault(LIST_NAME.format(store=ref["key"]), set()).add(customer["id"])
+    got = {
+        klist.name: {kl.profiles[pid].get("external_id") for pid in klist.members}
+        for klist in kl.lists.values()
+        if klist.name in want
+    }
+    exact = sum(1 for name, ids in want.items() if got.get(name) == ids)
+    note = f"{exact} of {len(want)} store lists hold exactly their store's customers"
+    return exact == len(want), note
 
 
 def _contains(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
