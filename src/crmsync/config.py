@@ -128,10 +128,11 @@ class FlowSettings(BaseModel):
     bulk_threshold: int = Field(
         default=100, ge=1, description="changed records in one batch at or above which bulk jobs are used"
     )
-    match_order: list[Literal["external_id", "email", "phone_number"]] = Field(
+    match_order: list[Literal["external_id", "email", "phone_number", "national_id"]] = Field(
         default_factory=list,
         description="before a customer's first write, look it up at the target by these identifiers in this "
-        "priority order and link the match (empty: rely on the target's own matching, e.g. Klaviyo's)",
+        "priority order and link the match (empty: rely on the target's own matching, e.g. Klaviyo's); "
+        "each must be an identifier of the mapping contract that the target can look up by",
     )
     batch_size: int = Field(default=10_000, ge=1, description="records per delivery batch in a bulk sync")
     poll_interval_seconds: float = Field(default=2.0, gt=0)

@@ -38,6 +38,8 @@ class Capabilities:
     max_bulk_records: int = 0  # per bulk job
     max_bulk_bytes: int = 0  # per bulk job request body
     find: bool = False  # look a record up by identifiers before creating
+    # the identifiers ``find`` can look up by (external_id, email, phone_number, national_id ...)
+    find_by: frozenset[str] = frozenset()
     delete: bool = False
     max_page_size: int = 0
 

@@ -118,6 +118,7 @@ class Service(ServiceOps):
         if not isinstance(target, TargetConnector):
             raise ConfigError(f"connection {fs.target!r} cannot be a target", path=f"flows.{fs.name}.target")
         contract = load_contract(fs.mapping)
+        _check_match_order(fs, contract.identifiers, target)
         customers: Flow | None = None
 
         def customer_flow() -> Flow:
@@ -382,3 +383,25 @@ def _two_way(fs: FlowSettings) -> TwoWay | None:
         restore=own.two_way and own.restore,
     )
     return rules if rules.active else None
+
+
+def _check_match_order(fs: FlowSettings, identifiers: Mapping[str, Any], target: TargetConnector) -> None:
+    """Every match rule must name an identifier the contract projects and the target can look up by."""
+    if not fs.match_order or "customer" not in fs.entities:
+        return
+    path = f"flows.{fs.name}.match_order"
+    unmapped = [name for name in fs.match_order if name not in identifiers]
+    if unmapped:
+        raise ConfigError(
+            f"{', '.join(unmapped)} is not an identifier of the mapping contract "
+            f"(it has {', '.join(identifiers) or 'none'})",
+            path=path,
+        )
+    caps = target.capabilities
+    unsupported = [name for name in fs.match_order if not caps.find or name not in caps.find_by]
+    if unsupported:
+        raise ConfigError(
+            f"{target.system} connection {target.name!r} cannot look a record up by "
+            f"{', '.join(unsupported)} (it can by {', '.join(sorted(caps.find_by)) or 'nothing'})",
+            path=path,
+        )

@@ -40,7 +40,7 @@ from crmsync.connectors.klaviyo.events import EVENT_KIND, EventSender
 from crmsync.connectors.klaviyo.lists import KlaviyoLists
 from crmsync.connectors.klaviyo.memberships import ListMemberships, needs_membership
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
-from crmsync.connectors.klaviyo.profiles import ENTITY, ProfileWriter
+from crmsync.connectors.klaviyo.profiles import ENTITY, IDENTIFIERS, ProfileWriter
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
 from crmsync.errors import CrmsyncError, PermanentError
 from crmsync.ports import (
@@ -69,6 +69,7 @@ CAPABILITIES = Capabilities(
     max_bulk_records=MAX_JOB_RECORDS,
     max_bulk_bytes=MAX_JOB_BYTES,
     find=True,
+    find_by=frozenset(IDENTIFIERS),  # Klaviyo filters profiles by these; not by properties (no national id)
     delete=True,
 )
 
