@@ -266,3 +266,30 @@ async def test_explain_shows_provenance_and_conflicts(stack: dict[str, Any]) -> 
         "Mallory",
         RESTORED,
     )
+
+
+async def test_the_running_service_reads_back_and_restores(stack: dict[str, Any]) -> None:
+    """``crmsync run``'s loop: the read-back runs beside the live sync, on the flow's poll interval."""
+    import asyncio
+
+    ct, kl, svc = stack["ct"], stack["kl"], stack["svc"]
+    person = someone(ct)
+    pid, profile = profile_of(kl, person["id"])
+    assert person["custom"]["fields"].get("loyaltyTier") != "platinum"
+    stop = asyncio.Event()
+    runner = asyncio.create_task(svc.run_live(stop))
+    try:
+        kl.edit_profile(pid, first_name="Mallory", properties={"loyaltyTier": "platinum"})
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            shop = customer(ct, person["id"])
+            if kl.profiles[pid]["first_name"] == profile["first_name"] and (
+                shop["custom"]["fields"].get("loyaltyTier") == "platinum"
+            ):
+                break
+        assert kl.profiles[pid]["first_name"] == profile["first_name"]  # restored
+        assert customer(ct, person["id"])["custom"]["fields"]["loyaltyTier"] == "platinum"  # written back
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, timeout=10)
+    assert [c.path for c in svc.store.conflicts_list(record_key=person["id"])] == ["first_name"]
