@@ -77,8 +77,21 @@ def explain(service: Service, kind: str, record_key: str) -> dict[str, Any]:
     if not flows:
         raise ValueError(f"no flow syncs {kind} records")
     source = flows[0].source
-    erased = store.tombstone_find(kind, {"id": record_key})
     internal = store.resolve(kind, source.system, "id", record_key)
+    if internal is None:  # another id of the record in the source (customerNumber, key)
+        for id_kind in (getattr(source, "identity_fields", None) or {}).get(kind, {}):
+            internal = store.resolve(kind, source.system, id_kind, record_key)
+            if internal is not None:
+                record_key = next(
+                    (
+                        x.value
+                        for x in store.links(internal)
+                        if x.system == source.system and x.id_kind == "id"
+                    ),
+                    record_key,
+                )
+                break
+    erased = store.tombstone_find(kind, {"id": record_key})
     service.synclog.flush()
     log = store.log_query(kind=kind, record_key=record_key, limit=HISTORY, latest=True)
     out: dict[str, Any] = {

@@ -8,23 +8,21 @@ than what was already delivered (source version) is stale and never overwrites t
 from __future__ import annotations
 
 import asyncio
-import copy
-import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crmsync.engine.consent import CONSENT, deliver_consent
 from crmsync.engine.events import deliver_event_records
 from crmsync.engine.flow import Flow
+from crmsync.engine.identity import link_existing, link_source_ids
 from crmsync.engine.ownership import note_withheld
 from crmsync.engine.stats import Failure
 from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import diff_payloads, projection_hash
 from crmsync.ports import (
-    ConsentTarget,
-    ConsentUpdate,
     DeliveryResult,
     ProgressCallback,
     Projection,
@@ -33,7 +31,6 @@ from crmsync.ports import (
 from crmsync.store import DeadLetterIn, DeliveredWrite
 
 log = logging.getLogger("crmsync.engine.delivery")
-CONSENT = "consent"  # the canonical consent in a projection: stored and hashed, never sent as attributes
 _RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MAX_IN_FLIGHT = 64
 
@@ -281,82 +278,9 @@ async def deliver_records(
     if target_links:
         store.link_many(flow.kind, flow.target.system, "id", dict(target_links))
     if external_links:
-        store.link_many(flow.kind, flow.target.system, "external_id", dict(external_links))
+        store.add_links(flow.kind, flow.target.system, {"external_id": dict(external_links)})
+    link_source_ids(flow, [(p.internal_id, p.record) for p in consent_items])
     return outcome
-
-
-async def deliver_consent(
-    flow: Flow,
-    items: list[_Pending],
-    writes: list[DeliveredWrite],
-    outcome: BatchOutcome,
-    *,
-    historical: bool,
-) -> list[DeliveredWrite]:
-    """Send the consent channels that changed since the last delivery (subscribe / unsubscribe).
-
-    A channel the target did not take keeps its previous state in the store, so the next sync or
-    change sends it again (transient failures also put the record on the retry path).
-    """
-    updates: list[ConsentUpdate] = []
-    owners: list[tuple[_Pending, str, dict[str, Any]]] = []
-    for item in items:
-        new = item.stored.get(CONSENT) or {}
-        old = (item.previous or {}).get(CONSENT) or {}
-        for channel, state in new.items():
-            before = (old.get(channel) or {}).get("status")
-            if before == state.get("status"):
-                continue
-            if before is None and state.get("status") != "subscribed":
-                continue  # "not opted in" is not a withdrawal: never-subscribed stays untouched
-            at = _parse_time(state.get("at"))
-            updates.append(
-                ConsentUpdate(
-                    record_key=item.record.id,
-                    identifiers=item.projection.identifiers,
-                    channel=channel,
-                    subscribed=state.get("status") == "subscribed",
-                    at=at,
-                    list_name=state.get("list"),
-                    correlation_id=item.record.correlation_id,
-                )
-            )
-            owners.append((item, channel, old.get(channel) or {}))
-    if not updates or not isinstance(flow.target, ConsentTarget):
-        return writes
-    results = await flow.target.set_consent(updates, historical=historical)
-    reverted: dict[str, dict[str, Any]] = {}
-    for (item, channel, old_state), result in zip(owners, results, strict=True):
-        if result.ok:
-            flow.stats.consent_updates += 1
-            continue
-        stored = reverted.setdefault(item.internal_id, copy.deepcopy(item.stored))
-        if old_state:
-            stored[CONSENT][channel] = old_state
-        else:
-            stored[CONSENT].pop(channel, None)
-        error = result.error or CrmsyncError("consent not delivered", record_key=item.record.id)
-        log.warning("consent %s of %s not delivered: %s", channel, item.record.id, error.message)
-        if error.recovery in _RETRYABLE:
-            outcome.retry.setdefault(item.record.id, error)
-    if not reverted:
-        return writes
-    return [
-        dataclasses.replace(w, payload=reverted[w.internal_id], hash=projection_hash(reverted[w.internal_id]))
-        if w.internal_id in reverted
-        else w
-        for w in writes
-    ]
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _refuse_erased(flow: Flow, records: list[SourceRecord], outcome: BatchOutcome) -> list[SourceRecord]:
@@ -423,7 +347,7 @@ async def _upsert_each(
         async with limit:
             try:
                 if flow.match_order and p.previous is None and flow.target.capabilities.find:
-                    await _link_existing(flow, p)
+                    await link_existing(flow, p.internal_id, p.projection)
                 res = await flow.target.upsert(p.projection)
             except CrmsyncError as exc:
                 res = DeliveryResult(record_key=p.record.id, ok=False, error=exc)
@@ -434,20 +358,6 @@ async def _upsert_each(
         return res
 
     return list(await asyncio.gather(*(one(p) for p in pending)))
-
-
-async def _link_existing(flow: Flow, item: _Pending) -> None:
-    """Before a record's first write, look it up at the target by its identifiers in the flow's
-    priority order (stable id, then e-mail, then phone ...) and link the match, so the write
-    updates that record instead of creating a second one."""
-    identifiers = {
-        k: item.projection.identifiers[k] for k in flow.match_order if item.projection.identifiers.get(k)
-    }
-    if not identifiers:
-        return
-    found = await flow.target.find(flow.projection_kind, identifiers)
-    if found:
-        flow.store.link_many(flow.kind, flow.target.system, "id", {item.internal_id: found})
 
 
 async def _call(progress: ProgressCallback, done: int, total: int) -> None:

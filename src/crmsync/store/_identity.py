@@ -9,7 +9,7 @@ the same transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -155,6 +155,30 @@ class IdentityMixin(StoreBase):
                 conn, identity_links, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=_LINK_KEY)
             )
             return self._lookup(conn, kind, system, id_kind, list(dict.fromkeys(pairs.values())))
+
+    def add_links(self, kind: str, system: str, by_kind: Mapping[str, Mapping[str, str]]) -> None:
+        """Link many ids of records the caller has just ensured, in one transaction: ``by_kind`` maps
+        an id kind to ``{internal id: value}``. A value already linked keeps its record (as with
+        :meth:`link`); nothing is read back — the cheap path for the delivery hot loop."""
+        now = utcnow()
+        rows = [
+            {
+                "kind": kind,
+                "system": system,
+                "id_kind": id_kind,
+                "value": value,
+                "internal_id": iid,
+                "created_at": now,
+            }
+            for id_kind, pairs in by_kind.items()
+            for iid, value in pairs.items()
+        ]
+        if not rows:
+            return
+        with self._write("add_links") as conn:
+            self._insert_many(
+                conn, identity_links, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=_LINK_KEY)
+            )
 
     def links(self, internal_id: str) -> list[Link]:
         """Every external id of a record, oldest first."""

@@ -82,3 +82,13 @@ async def test_an_existing_profile_is_linked_not_duplicated_and_explained(stack:
         assert target["match"].startswith("matched an existing target record"), target["match"]
         assert [r["status"] for r in found["requests"]] == [200]
     assert found["erased"] is None and found["dead_letters"] == []
+    # the source's other ids are in the graph too, and find the record
+    assert links[("commercetools", "key")] == person["key"]
+    numbered = sorted((c for c in ct.customers.values() if c.get("customerNumber")), key=lambda c: c["key"])[
+        0
+    ]
+    by_number = explain(svc, "customer", numbered["customerNumber"])
+    assert by_number["record"] == numbered["id"] and by_number["internal_id"]
+    number_links = {(x["system"], x["id_kind"]): x["value"] for x in by_number["links"]}
+    assert number_links[("commercetools", "customerNumber")] == numbered["customerNumber"]
+    assert explain(svc, "customer", numbered["key"])["internal_id"] == by_number["internal_id"]

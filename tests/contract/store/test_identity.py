@@ -112,6 +112,22 @@ def test_link_many_is_link_in_bulk(store: StateStore) -> None:
     assert store.link_many("customer", "klaviyo", "id", {}) == {}
 
 
+def test_add_links_links_several_id_kinds_at_once_and_keeps_first_owners(store: StateStore) -> None:
+    ids = store.ensure_records(*CT, [f"c-{i}" for i in range(2500)])
+    keys = {ids[f"c-{i}"]: f"key-{i}" for i in range(2500)}
+    numbers = {ids[f"c-{i}"]: f"CN-{i}" for i in range(0, 2500, 2)}
+    store.add_links("customer", "commercetools", {"key": keys, "customerNumber": numbers})
+    store.add_links("customer", "commercetools", {"key": keys})  # idempotent
+    assert store.resolve("customer", "commercetools", "key", "key-2499") == ids["c-2499"]
+    assert store.resolve("customer", "commercetools", "customerNumber", "CN-2498") == ids["c-2498"]
+    assert store.resolve("customer", "commercetools", "customerNumber", "CN-1") is None
+    # a value already linked stays with its record, even within one call
+    store.add_links("customer", "commercetools", {"key": {ids["c-7"]: "key-0", ids["c-8"]: "fresh"}})
+    assert store.resolve("customer", "commercetools", "key", "key-0") == ids["c-0"]
+    assert store.resolve("customer", "commercetools", "key", "fresh") == ids["c-8"]
+    store.add_links("customer", "commercetools", {})
+
+
 def test_forget_deletes_record_links_and_delivered(store: StateStore) -> None:
     from crmsync.store import DeliveredWrite
 

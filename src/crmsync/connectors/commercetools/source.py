@@ -65,6 +65,12 @@ class CommercetoolsConnector:
     the message feed (plus a ``lastModifiedAt`` scan for categories and products), pushes."""
 
     system = "commercetools"
+    #: the other ids of a record, linked in the identity graph (id kind -> field of the resource)
+    identity_fields = {
+        "customer": {"key": "key", "customerNumber": "customerNumber"},
+        "category": {"key": "key"},
+        "product": {"key": "key"},
+    }
     capabilities = Capabilities(
         entities=frozenset(_COLLECTIONS),
         read_pages=True,

@@ -1,0 +1,97 @@
+"""Consent delivery: the channels whose canonical consent changed since the last delivery become
+subscribe / unsubscribe requests at a :class:`~crmsync.ports.ConsentTarget` (Klaviyo subscriptions)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crmsync.engine.flow import Flow
+from crmsync.errors import CrmsyncError, Recovery
+from crmsync.mapping import projection_hash
+from crmsync.ports import ConsentTarget, ConsentUpdate
+from crmsync.store import DeliveredWrite
+
+if TYPE_CHECKING:
+    from crmsync.engine.delivery import BatchOutcome, _Pending
+
+log = logging.getLogger("crmsync.engine.delivery")
+CONSENT = "consent"  # the canonical consent in a projection: stored and hashed, never sent as attributes
+_RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
+
+
+async def deliver_consent(
+    flow: Flow,
+    items: list[_Pending],
+    writes: list[DeliveredWrite],
+    outcome: BatchOutcome,
+    *,
+    historical: bool,
+) -> list[DeliveredWrite]:
+    """Send the consent channels that changed since the last delivery (subscribe / unsubscribe).
+
+    A channel the target did not take keeps its previous state in the store, so the next sync or
+    change sends it again (transient failures also put the record on the retry path).
+    """
+    updates: list[ConsentUpdate] = []
+    owners: list[tuple[_Pending, str, dict[str, Any]]] = []
+    for item in items:
+        new = item.stored.get(CONSENT) or {}
+        old = (item.previous or {}).get(CONSENT) or {}
+        for channel, state in new.items():
+            before = (old.get(channel) or {}).get("status")
+            if before == state.get("status"):
+                continue
+            if before is None and state.get("status") != "subscribed":
+                continue  # "not opted in" is not a withdrawal: never-subscribed stays untouched
+            at = _parse_time(state.get("at"))
+            updates.append(
+                ConsentUpdate(
+                    record_key=item.record.id,
+                    identifiers=item.projection.identifiers,
+                    channel=channel,
+                    subscribed=state.get("status") == "subscribed",
+                    at=at,
+                    list_name=state.get("list"),
+                    correlation_id=item.record.correlation_id,
+                )
+            )
+            owners.append((item, channel, old.get(channel) or {}))
+    if not updates or not isinstance(flow.target, ConsentTarget):
+        return writes
+    results = await flow.target.set_consent(updates, historical=historical)
+    reverted: dict[str, dict[str, Any]] = {}
+    for (item, channel, old_state), result in zip(owners, results, strict=True):
+        if result.ok:
+            flow.stats.consent_updates += 1
+            continue
+        stored = reverted.setdefault(item.internal_id, copy.deepcopy(item.stored))
+        if old_state:
+            stored[CONSENT][channel] = old_state
+        else:
+            stored[CONSENT].pop(channel, None)
+        error = result.error or CrmsyncError("consent not delivered", record_key=item.record.id)
+        log.warning("consent %s of %s not delivered: %s", channel, item.record.id, error.message)
+        if error.recovery in _RETRYABLE:
+            outcome.retry.setdefault(item.record.id, error)
+    if not reverted:
+        return writes
+    return [
+        dataclasses.replace(w, payload=reverted[w.internal_id], hash=projection_hash(reverted[w.internal_id]))
+        if w.internal_id in reverted
+        else w
+        for w in writes
+    ]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
