@@ -9,9 +9,10 @@ person the shop knows:
   time) and, where ``ownership.write_back`` names a shop field, written to the shop;
 * **attributes the shop owns** that the CRM now holds differently — an edit made in the CRM — are a
   conflict: logged with its decision, and the shop's value is restored by re-sending the record
-  (``ownership.restore``). After a restore the CRM is taken to hold the shop's value, so the same
-  edit made again is judged again; a value that comes back after three restores in a row (a
-  target that normalises it) is logged once as such and left alone: no endless loop.
+  (``ownership.restore``) through the durable inbox (an event the live sync processes like any
+  other: retries, dead letters, crash-safe). After a restore the CRM is taken to hold the shop's
+  value, so the same edit made again is judged again; a value that comes back after three
+  restores in a row (a target that normalises it) is logged once as such and left alone.
 
 Echo suppression, both ways: writes to the shop happen only where its fields differ (``False`` from
 :meth:`~crmsync.ports.FieldWriter.set_custom_fields`), and the shop's change event they cause
@@ -27,21 +28,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crmsync.engine.delivery import deliver_records
 from crmsync.engine.flow import Flow
+from crmsync.engine.live import ingest_events
 from crmsync.engine.ownership import RESTORED, leaves, same
 from crmsync.errors import CrmsyncError, Recovery
-from crmsync.ports import FieldWriter, ProfileChangeSource
+from crmsync.ports import ChangeEvent, FieldWriter, ProfileChangeSource
 from crmsync.store import Conflict, Delivered, Provenance
 
 log = logging.getLogger("crmsync.engine.readback")
 RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MARGIN = timedelta(seconds=1)
+RESTORE_EVENT = "TargetEditReverted"  # the inbox event that re-sends a record the CRM changed
+WRITE_BACK_CONCURRENCY = 8  # shop writes in flight during one poll
 GIVE_UP_AFTER = 3  # restores of one value in a row that did not stick (the target normalises it?)
 GAVE_UP = "not restored: the target kept its own value after 3 restores (does it normalise it?)"
 
@@ -52,7 +56,7 @@ class PullResult:
     written: int = 0  # shop records written (consent flags, CRM-owned values)
     recorded: int = 0  # provenance entries recorded
     conflicts: int = 0
-    restored: int = 0  # records re-sent to restore the shop's values
+    restored: int = 0  # records queued to be re-sent (restoring the shop's values)
     failed: int = 0  # write-backs the shop refused for good (logged)
 
 
@@ -122,30 +126,65 @@ async def pull_changes(flow: Flow) -> PullResult:
     store.provenance_put(entries)
     result.recorded = len(entries)
     if writes and isinstance(source, FieldWriter):
-        for key, fields in writes.items():
-            try:
-                if await source.set_custom_fields(key, fields):
-                    result.written += 1
-            except CrmsyncError as exc:
-                if exc.recovery in RETRYABLE:
-                    raise  # the cursor stays: the whole poll is tried again later
-                # one record the shop refuses must not stop the read-back of everyone else
-                result.failed += 1
-                log.warning("write-back of %s %s refused: %s", flow.kind, key, exc.message)
+        await _write_back(flow, source, writes, result)
     if suspects:
         judged: list[Provenance] = []
         restore = await _judge(flow, suspects, known, judged, result)
         store.provenance_put(judged)
         result.recorded += len(judged)
         if restore:
-            records = await source.read_by_ids(flow.kind, sorted(restore))
-            outcome = await deliver_records(flow, records, force=True)
-            result.restored = len(outcome.delivered)
+            result.restored = _queue_restores(flow, restore, known)
     store.set_checkpoint(checkpoint_name(flow), {"cursor": new_cursor})
     flow.stats.written_back += result.written
     flow.stats.conflicts += result.conflicts
     flow.stats.restored += result.restored
     return result
+
+
+async def _write_back(
+    flow: Flow, shop: FieldWriter, writes: dict[str, dict[str, Any]], result: PullResult
+) -> None:
+    """Write the CRM's values to the shop, a few records at a time. A record the shop refuses for
+    good is logged and skipped; a transient failure fails the poll (its cursor stays, so the
+    whole poll is tried again: writes are idempotent)."""
+    gate = asyncio.Semaphore(WRITE_BACK_CONCURRENCY)
+
+    transient: list[CrmsyncError] = []
+
+    async def one(key: str, fields: dict[str, Any]) -> None:
+        async with gate:
+            try:
+                if await shop.set_custom_fields(key, fields):
+                    result.written += 1
+            except CrmsyncError as exc:
+                if exc.recovery in RETRYABLE:
+                    transient.append(exc)
+                    return
+                result.failed += 1
+                log.warning("write-back of %s %s refused: %s", flow.kind, key, exc.message)
+
+    await asyncio.gather(*(one(key, fields) for key, fields in writes.items()))
+    if transient:
+        raise transient[0]
+
+
+def _queue_restores(flow: Flow, keys: set[str], known: Mapping[str, str]) -> int:
+    """Re-send the shop's record through the durable inbox: its delivered state no longer matches
+    what the target holds, and an event makes the live sync re-read and deliver it — with the
+    usual retries, backoff and dead letters, and surviving a crash."""
+    flow.store.delivered_invalidate(flow.target_key, [known[k] for k in keys])
+    now = datetime.now(UTC)
+    events = [
+        ChangeEvent(
+            event_id=f"restore:{key}:{uuid.uuid4().hex}",
+            kind=flow.kind,
+            resource_id=key,
+            event_type=RESTORE_EVENT,
+            occurred_at=now,
+        )
+        for key in sorted(keys)
+    ]
+    return ingest_events(flow, events)
 
 
 def _shop_time(value: object) -> str | None:

@@ -71,6 +71,20 @@ class DeliveredMixin(StoreBase):
         with self._write("save_delivered") as conn:
             self._insert_many(conn, delivered, params, _replace_delivered)
 
+    def delivered_invalidate(self, target: str, internal_ids: list[str]) -> int:
+        """Make the next projection of these records differ from the delivered one (the payload
+        stays, as the base of the next delivery's clears): the target holds something else now."""
+        if not internal_ids:
+            return 0
+        c = delivered.c
+        with self._write("delivered_invalidate") as conn:
+            result = conn.execute(
+                delivered.update()
+                .where(c.target == target, c.internal_id.in_(list(dict.fromkeys(internal_ids))))
+                .values(hash="")
+            )
+            return int(result.rowcount or 0)
+
     def delivered_page(self, target: str, *, after: str | None = None, limit: int = 1000) -> list[Delivered]:
         """Delivered projections of a target in internal-id order (keyset paging with ``after``)."""
         c = delivered.c

@@ -164,7 +164,9 @@ async def test_a_crm_edit_of_a_shop_owned_attribute_is_reverted(stack: dict[str,
 
     kl.edit_profile(pid, first_name="Mallory")
     pulled = await pull_changes(flow)
-    assert (pulled.conflicts, pulled.restored) == (1, 1)
+    assert (pulled.conflicts, pulled.restored) == (1, 1)  # queued in the inbox ...
+    assert kl.profiles[pid]["first_name"] == "Mallory"
+    await live(svc)  # ... and re-sent by the live sync
     assert kl.profiles[pid]["first_name"] == original
     [conflict] = svc.store.conflicts_list(record_key=person["id"])
     assert (conflict.path, conflict.owner, conflict.owner_value) == ("first_name", "commercetools", original)
@@ -175,6 +177,7 @@ async def test_a_crm_edit_of_a_shop_owned_attribute_is_reverted(stack: dict[str,
 
     kl.edit_profile(pid, first_name="Mallory")  # the same edit once more is judged again
     assert (await pull_changes(flow)).restored == 1
+    await live(svc)
     assert kl.profiles[pid]["first_name"] == original
     assert len(svc.store.conflicts_list(record_key=person["id"])) == 2
     assert customer(ct, person["id"])["firstName"] == original  # the shop was never touched
@@ -246,6 +249,7 @@ async def test_explain_shows_provenance_and_conflicts(stack: dict[str, Any]) -> 
     pid, _ = profile_of(kl, person["id"])
     kl.edit_profile(pid, first_name="Mallory", properties={"loyaltyTier": "gold"})
     await pull_changes(svc.flow("customer"))
+    await live(svc)  # the restore, and the shop's event for the written-back tier
 
     found = explain(svc, "customer", person["id"])
     [target] = found["targets"].values()

@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmsync.engine import Flow, poll_once, process_inbox
 from crmsync.engine.flow import TwoWay
 from crmsync.engine.readback import pull_changes
+from crmsync.errors import TransientError
 from crmsync.mapping import load_contract
 from crmsync.mapping.segments import OwnershipRules, SegmentationRules, SegmentingProjector
 from crmsync.ports import DeliveryResult, Projection
@@ -225,15 +227,71 @@ def test_a_target_that_normalises_a_value_is_restored_three_times_then_left_alon
     shop.put(customer("c1", first="Ada"))
     shop.feed.append(event("c1", 1, record=shop.records["c1"]))
 
-    async def run() -> list[int]:
+    async def settle() -> None:
         await poll_once(flow)
         while await process_inbox(flow):
             pass
-        return [(await pull_changes(flow)).restored for _ in range(GIVE_UP_AFTER + 3)]
+
+    async def run() -> list[int]:
+        await settle()
+        restored = []
+        for _ in range(GIVE_UP_AFTER + 3):
+            restored.append((await pull_changes(flow)).restored)
+            await settle()  # the queued restore is delivered (and upper-cased again by the CRM)
+        return restored
 
     restored = asyncio.run(run())
     assert restored == [1] * GIVE_UP_AFTER + [0, 0, 0]
     decisions = [c.decision for c in reversed(store.conflicts_list(record_key="c1"))]
     assert decisions == [RESTORED] * GIVE_UP_AFTER + [GAVE_UP]
     assert crm.profiles["c1"]["first_name"] == "ADA"
+    store.close()
+
+
+class FlakyShop(WritableShop):
+    """Refuses the first write-back with a 503, then takes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def set_custom_fields(self, record_id: str, fields: Mapping[str, Any]) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("503 from the shop")
+        return await super().set_custom_fields(record_id, fields)
+
+
+def test_a_failed_write_back_keeps_the_cursor_and_is_done_on_the_next_poll(tmp_path: Path) -> None:
+    store = StateStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    shop, crm = FlakyShop(), TwoWayCrm()
+    ownership = OwnershipRules(crm=[TIER], two_way=True, write_back={TIER: "loyaltyTier"})
+    flow = Flow(
+        name="f",
+        kind="customer",
+        source=shop,
+        target=crm,
+        projector=SegmentingProjector(load_contract("default"), SegmentationRules(), ownership=ownership),
+        store=store,
+        two_way=TwoWay(crm_paths=(TIER,), write_back={TIER: "loyaltyTier"}),
+    )
+    first = customer("c1")
+    first["custom"] = {"type": {"typeId": "type", "id": "t"}, "fields": {"loyaltyTier": "bronze"}}
+    shop.put(first)
+    shop.feed.append(event("c1", 1, record=first))
+
+    async def run() -> None:
+        await poll_once(flow)
+        while await process_inbox(flow):
+            pass
+        await pull_changes(flow)
+        crm.edit("c1", properties={"loyaltyTier": "gold"})
+        cursor = store.get_checkpoint("consent-readback:f")
+        with pytest.raises(TransientError):
+            await pull_changes(flow)
+        assert store.get_checkpoint("consent-readback:f") == cursor  # the poll will be made again
+        assert (await pull_changes(flow)).written == 1
+
+    asyncio.run(run())
+    assert shop.records["c1"]["custom"]["fields"]["loyaltyTier"] == "gold"
     store.close()
