@@ -111,6 +111,7 @@ class DeliveryResult:
     created: bool | None = None
     error: CrmsyncError | None = None
     calls: int = 1  # write requests this delivery cost (for statistics)
+    note: str | None = None  # ok, but deliberately not applied: why (e.g. a newer "no" kept at the target)
 
 
 ProgressCallback = Callable[[int, int], Awaitable[None] | None]  # (done, total)

@@ -13,7 +13,7 @@ from crmsync.engine.flow import Flow
 from crmsync.errors import CrmsyncError, Recovery
 from crmsync.mapping import projection_hash
 from crmsync.ports import ConsentTarget, ConsentUpdate
-from crmsync.store import DeliveredWrite
+from crmsync.store import Conflict, DeliveredWrite
 
 if TYPE_CHECKING:
     from crmsync.engine.delivery import BatchOutcome, _Pending
@@ -43,7 +43,7 @@ async def deliver_consent(
         old = (item.previous or {}).get(CONSENT) or {}
         for channel, state in new.items():
             before = (old.get(channel) or {}).get("status")
-            if before == state.get("status"):
+            if before == state.get("status") and not _renewed(state, old.get(channel) or {}):
                 continue
             if before is None and state.get("status") != "subscribed":
                 continue  # "not opted in" is not a withdrawal: never-subscribed stays untouched
@@ -64,7 +64,25 @@ async def deliver_consent(
         return writes
     results = await flow.target.set_consent(updates, historical=historical)
     reverted: dict[str, dict[str, Any]] = {}
+    kept: list[Conflict] = []
     for (item, channel, old_state), result in zip(owners, results, strict=True):
+        if result.ok and result.note:  # the target kept a newer "no" (a suppression): logged
+            state = (item.stored.get(CONSENT) or {}).get(channel) or {}
+            kept.append(
+                Conflict(
+                    internal_id=item.internal_id,
+                    kind=flow.kind,
+                    record_key=item.record.id,
+                    path=f"{CONSENT}.{channel}",
+                    owner=flow.target.system,
+                    owner_value=None,
+                    other=flow.source.system,
+                    other_value={"status": state.get("status"), "at": state.get("at")},
+                    decision=result.note,
+                    correlation_id=item.record.correlation_id,
+                )
+            )
+            continue
         if result.ok:
             flow.stats.consent_updates += 1
             continue
@@ -77,6 +95,9 @@ async def deliver_consent(
         log.warning("consent %s of %s not delivered: %s", channel, item.record.id, error.message)
         if error.recovery in _RETRYABLE:
             outcome.retry.setdefault(item.record.id, error)
+    if kept:
+        flow.store.conflict_add(kept)
+        flow.stats.conflicts += len(kept)
     if not reverted:
         return writes
     return [
@@ -85,6 +106,15 @@ async def deliver_consent(
         else w
         for w in writes
     ]
+
+
+def _renewed(state: dict[str, Any], old: dict[str, Any]) -> bool:
+    """A subscription given again, later than the one delivered (a re-opt-in): sent once more, so
+    that it can lift a "no" given at the target in between."""
+    if state.get("status") != "subscribed":
+        return False
+    now, then = _parse_time(state.get("at")), _parse_time(old.get("at"))
+    return now is not None and (then is None or now > then)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -5,7 +5,7 @@ list per store); owned by the CRM, a shop-side change never overwrites Klaviyo."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +169,49 @@ async def test_crm_owned_consent_flows_back_to_the_shop_without_echo(make_stack:
     again = ct.get_customer(person["id"])
     assert again is not None and again["version"] == ct_version  # no echo
     assert email_consent(kl, person["id"])["consent"] == "SUBSCRIBED"
+
+
+async def test_suppressions_in_klaviyo_are_honoured(make_stack: Callable[..., Any]) -> None:
+    """The CRM is the enforcement layer: a shop opt-in older than a spam report or unsubscribe in
+    Klaviyo does not lift it (bulk subscribe would); an opt-in given after it does."""
+    stack = await make_stack({"owner": "shop"})
+    ct, kl, svc = stack["ct"], stack["kl"], stack["svc"]
+    spammer, returning, other = opted(ct, True)[:3]
+    # known to Klaviyo before crmsync ran: a spam report of today, an unsubscribe of 2020
+    kl.seed_profile(email=spammer["email"], suppressions=["SPAM_COMPLAINT"])
+    kl.seed_profile(
+        email=returning["email"], suppressions=["UNSUBSCRIBE"], updated_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    complete, stats = await svc.sync("customers")
+    assert complete and stats.failed == 0, stats.failures
+
+    held = email_consent(kl, spammer["id"])
+    assert held["consent"] != "SUBSCRIBED" and held["can_receive_email_marketing"] is False
+    assert [s["reason"] for s in held["suppression"]] == ["SPAM_COMPLAINT"]
+    lifted = email_consent(kl, returning["id"])  # the shop's opt-in (2024+) is newer than the unsubscribe
+    assert lifted["consent"] == "SUBSCRIBED" and lifted["suppression"] == []
+    assert email_consent(kl, other["id"])["consent"] == "SUBSCRIBED"
+    [conflict] = svc.store.conflicts_list(record_key=spammer["id"])
+    assert (conflict.path, conflict.owner, conflict.other) == (
+        "consent.email_marketing",
+        "klaviyo",
+        "commercetools",
+    )
+    assert "SPAM_COMPLAINT" in conflict.decision
+
+    writes = kl.write_count()
+    await svc.sync("customers", resume=False)  # nothing changed: nothing sent, nothing logged again
+    assert kl.write_count() == writes and len(svc.store.conflicts_list(record_key=spammer["id"])) == 1
+
+    # the person opts in again in the shop, after the spam report: that newer consent is sent
+    person = ct.get_customer(spammer["id"])
+    assert person is not None
+    again = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    ct.update_customer(
+        person["id"],
+        person["version"],
+        [{"action": "setCustomField", "name": "newsletterOptInAt", "value": again}],
+    )
+    await live(svc)
+    renewed = email_consent(kl, spammer["id"])
+    assert renewed["consent"] == "SUBSCRIBED" and renewed["suppression"] == []

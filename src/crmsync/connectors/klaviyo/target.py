@@ -42,6 +42,7 @@ from crmsync.connectors.klaviyo.memberships import ListMemberships, needs_member
 from crmsync.connectors.klaviyo.packing import MAX_JOB_BYTES, MAX_JOB_RECORDS
 from crmsync.connectors.klaviyo.profiles import ENTITY, IDENTIFIERS, ProfileWriter
 from crmsync.connectors.klaviyo.settings import KlaviyoSettings
+from crmsync.connectors.klaviyo.suppressions import holds_back, liftable_suppressions
 from crmsync.errors import CrmsyncError, PermanentError
 from crmsync.ports import (
     JSON,
@@ -233,10 +234,11 @@ class KlaviyoConnector:
         with a ``list_name`` also joins that list (created on first use). Historical backfills keep
         the source's consent time (``historical_import``); an update without one goes as live."""
         consent = KlaviyoConsent(self.client, self.settings, connection=self.name)
-        results: dict[int, DeliveryResult] = {}
+        results = await self._held_back(updates)
         groups: dict[tuple[bool, str | None, bool], list[int]] = {}
         for i, u in enumerate(updates):
-            groups.setdefault((u.subscribed, u.list_name, historical and u.at is not None), []).append(i)
+            if i not in results:
+                groups.setdefault((u.subscribed, u.list_name, historical and u.at is not None), []).append(i)
         for (subscribed, list_name, hist), indexes in groups.items():
             changes = [
                 ConsentChange(
@@ -262,6 +264,28 @@ class KlaviyoConnector:
             )
             results.update(zip(indexes, sent, strict=True))
         return [results[i] for i in range(len(updates))]
+
+    async def _held_back(self, updates: list[ConsentUpdate]) -> dict[int, DeliveryResult]:
+        """E-mail subscriptions not sent because Klaviyo holds a newer "no" (see :mod:`.suppressions`):
+        ``ok`` (nothing to retry) with the reason as ``note``. A failed lookup fails those updates
+        (retryable as the error says) rather than risk lifting a suppression."""
+        wanted = {
+            i: u.identifiers["email"]
+            for i, u in enumerate(updates)
+            if u.subscribed and u.channel == "email_marketing" and u.identifiers.get("email")
+        }
+        if not wanted:
+            return {}
+        try:
+            found = await liftable_suppressions(self.client, list(wanted.values()))
+        except CrmsyncError as exc:
+            return {i: DeliveryResult(updates[i].record_key, ok=False, error=exc, calls=0) for i in wanted}
+        out: dict[int, DeliveryResult] = {}
+        for i, email in wanted.items():
+            note = holds_back(found.get(email.strip().lower()), updates[i].at)
+            if note is not None:
+                out[i] = DeliveryResult(updates[i].record_key, ok=True, calls=0, note=note)
+        return out
 
     async def profile_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]:
         """People changed in Klaviyo since ``cursor`` (see :mod:`.changes` and
