@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from crmsync.engine.flow import Flow
+from crmsync.mapping.segments import read_path
 from crmsync.ports import Projection, SourceRecord
 
 
@@ -35,16 +35,7 @@ def link_source_ids(flow: Flow, delivered: list[tuple[str, SourceRecord]]) -> No
     by_kind: dict[str, dict[str, str]] = {}
     for id_kind, path in fields.items():
         for internal_id, record in delivered:
-            value = _read(record.data, path)
+            value = read_path(record.data, path)
             if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
                 by_kind.setdefault(id_kind, {})[internal_id] = str(value)
     flow.store.add_links(flow.kind, flow.source.system, by_kind)
-
-
-def _read(data: Mapping[str, Any], path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node

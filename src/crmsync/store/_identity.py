@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -139,18 +140,7 @@ class IdentityMixin(StoreBase):
                     operation="link_many",
                     entity=kind,
                 )
-            now = utcnow()
-            rows = [
-                {
-                    "kind": kind,
-                    "system": system,
-                    "id_kind": id_kind,
-                    "value": value,
-                    "internal_id": iid,
-                    "created_at": now,
-                }
-                for iid, value in pairs.items()
-            ]
+            rows = _link_rows(kind, system, {id_kind: pairs})
             self._insert_many(
                 conn, identity_links, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=_LINK_KEY)
             )
@@ -160,19 +150,7 @@ class IdentityMixin(StoreBase):
         """Link many ids of records the caller has just ensured, in one transaction: ``by_kind`` maps
         an id kind to ``{internal id: value}``. A value already linked keeps its record (as with
         :meth:`link`); nothing is read back — the cheap path for the delivery hot loop."""
-        now = utcnow()
-        rows = [
-            {
-                "kind": kind,
-                "system": system,
-                "id_kind": id_kind,
-                "value": value,
-                "internal_id": iid,
-                "created_at": now,
-            }
-            for id_kind, pairs in by_kind.items()
-            for iid, value in pairs.items()
-        ]
+        rows = _link_rows(kind, system, by_kind)
         if not rows:
             return
         with self._write("add_links") as conn:
@@ -207,3 +185,19 @@ class IdentityMixin(StoreBase):
             for chunk in chunks(sorted(set(internal_ids)), WRITE_CHUNK):
                 deleted += conn.execute(records.delete().where(records.c.id.in_(chunk))).rowcount
         return deleted
+
+
+def _link_rows(kind: str, system: str, by_kind: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {
+            "kind": kind,
+            "system": system,
+            "id_kind": id_kind,
+            "value": value,
+            "internal_id": iid,
+            "created_at": now,
+        }
+        for id_kind, pairs in by_kind.items()
+        for iid, value in pairs.items()
+    ]
