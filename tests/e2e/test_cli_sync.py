@@ -251,3 +251,25 @@ def test_ids_preview_status_and_errors(emulators: tuple[str, str], tmp_path: Pat
     bad.write_text("name: x\nversion: 1\nsource: {system: a, entity: b}\n", encoding="utf-8")
     broken = cli("mapping", "check", str(bad))
     assert broken.returncode == 2 and "target" in broken.stderr
+
+
+def test_explain_finds_a_customer_by_any_id_and_shows_who_owns_what(
+    emulators: tuple[str, str], tmp_path: Path
+) -> None:
+    ct, kl = emulators
+    cfg = write_config(tmp_path, ct, kl)
+    sync(cfg)
+    person = sorted((c for c in all_customers(ct) if c.get("customerNumber")), key=lambda c: c["id"])[0]
+
+    shown = cli("explain", "customer", person["customerNumber"], "-c", str(cfg))
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())  # the console wraps long lines
+    assert person["id"] in text and "commercetools.customerNumber" in text
+    assert "first_name = " in text and "owner commercetools" in text
+
+    found = json.loads(cli("explain", "customer", person["id"], "-c", str(cfg), "--json").stdout)
+    [target] = found["targets"].values()
+    rows = {row["path"]: row for row in target["attributes"]}
+    assert rows["email"]["owner"] == "commercetools"
+    assert rows["email"]["values"]["commercetools"]["value"] == person["email"].lower()
+    assert found["conflicts"] == []
