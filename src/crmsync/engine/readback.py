@@ -261,10 +261,19 @@ async def _judge(
 
 
 async def run_readback(flow: Flow, stop: asyncio.Event, *, interval: float) -> None:
+    """The read-back loop of ``crmsync run``: one poller per flow at a time (a lease, as for the
+    source feed — any worker may be it); polls again at once while the CRM reports changes (a
+    backlog after a bulk load drains at the API's pace, not one page per interval), then waits."""
+    name = checkpoint_name(flow)
     while not stop.is_set():
+        busy = False
         try:
-            await pull_changes(flow)
+            if flow.store.lease_acquire([name], flow.worker_id, flow.lease_ttl):
+                busy = (await pull_changes(flow)).changes > 0
         except CrmsyncError as exc:
             log.warning("read-back of flow %s failed: %s", flow.name, exc)
+        if busy:
+            await asyncio.sleep(0)
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

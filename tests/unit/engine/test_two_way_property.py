@@ -295,3 +295,73 @@ def test_a_failed_write_back_keeps_the_cursor_and_is_done_on_the_next_poll(tmp_p
     asyncio.run(run())
     assert shop.records["c1"]["custom"]["fields"]["loyaltyTier"] == "gold"
     store.close()
+
+
+class PagedCrm(TwoWayCrm):
+    """Reports at most 100 changed profiles per poll, like Klaviyo's pages; counts its polls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    async def profile_changes(self, cursor: str | None) -> tuple[list[dict[str, Any]], str]:
+        self.polls += 1
+        start = int(cursor or 0)
+        end = min(len(self.log), start + 100)
+        keys = list(dict.fromkeys(self.log[start:end]))
+        changes = [
+            {"external_id": k, "attributes": self.profiles[k], "updated": self.updated[k], "consent": {}}
+            for k in keys
+        ]
+        return changes, str(end)
+
+
+def test_the_read_back_loop_drains_a_backlog_and_runs_on_one_worker(tmp_path: Path) -> None:
+    from crmsync.engine.readback import run_readback
+
+    store = StateStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    shop, crm = WritableShop(), PagedCrm()
+    ownership = OwnershipRules(crm=[TIER], two_way=True, write_back={TIER: "loyaltyTier"})
+
+    def worker() -> Flow:
+        return Flow(
+            name="f",
+            kind="customer",
+            source=shop,
+            target=crm,
+            projector=SegmentingProjector(load_contract("default"), SegmentationRules(), ownership=ownership),
+            store=store,
+            two_way=TwoWay(crm_paths=(TIER,), write_back={TIER: "loyaltyTier"}),
+        )
+
+    one, two = worker(), worker()
+    for n in range(250):
+        rec = customer(f"c{n:03d}")
+        rec["custom"] = {"type": {"typeId": "type", "id": "t"}, "fields": {"loyaltyTier": "bronze"}}
+        shop.put(rec)
+        shop.feed.append(event(rec["id"], 1, record=rec))
+
+    async def run() -> float:
+        await poll_once(one)
+        while await process_inbox(one):
+            pass
+        for n in range(250):
+            crm.edit(f"c{n:03d}", properties={"loyaltyTier": "gold"})
+        stop = asyncio.Event()
+        started = asyncio.get_running_loop().time()
+        tasks = [asyncio.create_task(run_readback(f, stop, interval=30)) for f in (one, two)]
+        for _ in range(1000):  # up to 10 s
+            if shop.writes >= 250:
+                break
+            await asyncio.sleep(0.01)
+        took = asyncio.get_running_loop().time() - started
+        stop.set()
+        await asyncio.gather(*tasks)
+        return took
+
+    took = asyncio.run(run())
+    assert shop.writes == 250
+    assert took < 10  # three pages one after another, not one page per 30 s interval
+    # one poller at a time: 250 initial profiles + 250 edits = 5 pages and the empty poll, no more
+    assert crm.polls <= 7
+    store.close()
