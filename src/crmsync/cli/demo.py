@@ -136,7 +136,7 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
             complete, bulk = await service.sync("customers", progress=on_progress)
         bulk_secs = time.monotonic() - t0
         console.print(
-            f"read {bulk.read:,}, delivered {bulk.delivered:,} in {bulk.bulk_jobs} bulk job(s), "
+            f"read {bulk.read:,}, delivered {bulk.delivered:,}, "
             f"{bulk.failed} failed, {bulk.target_writes} Klaviyo write request(s), {bulk_secs:.1f}s"
         )
 
@@ -240,7 +240,7 @@ async def run_demo(opts: DemoOptions, console: Console) -> bool:
         )
         summary.add_row(
             "initial load",
-            f"{bulk.delivered:,} profiles, {bulk.bulk_jobs} bulk job(s), "
+            f"{bulk.delivered:,} profiles in {bulk.target_writes} Klaviyo write request(s), "
             f"{bulk.read / bulk_secs if bulk_secs else 0:,.0f} customers/s",
         )
         summary.add_row(
