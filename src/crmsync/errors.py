@@ -23,6 +23,12 @@ class Recovery(enum.Enum):
     FATAL = "fatal"  # the run cannot continue (bad config, bad credentials): stop with a clear message
 
 
+#: recoveries that mean "try again later" (the rest: park the record, or stop the run)
+RETRYABLE = frozenset(
+    {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
+)
+
+
 class CrmsyncError(Exception):
     """Base class. ``message`` is for users; ``context`` identifies what failed (never secrets)."""
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crmsync.engine.flow import Flow
-from crmsync.errors import CrmsyncError, Recovery
+from crmsync.errors import RETRYABLE, CrmsyncError
 from crmsync.mapping import projection_hash
 from crmsync.ports import ConsentTarget, ConsentUpdate
 from crmsync.store import Conflict, DeliveredWrite
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crmsync.engine.delivery")
 CONSENT = "consent"  # the canonical consent in a projection: stored and hashed, never sent as attributes
-_RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 
 
 async def deliver_consent(
@@ -47,7 +46,7 @@ async def deliver_consent(
                 continue
             if before is None and state.get("status") != "subscribed":
                 continue  # "not opted in" is not a withdrawal: never-subscribed stays untouched
-            at = _parse_time(state.get("at"))
+            at = parse_time(state.get("at"))
             updates.append(
                 ConsentUpdate(
                     record_key=item.record.id,
@@ -93,7 +92,7 @@ async def deliver_consent(
             stored[CONSENT].pop(channel, None)
         error = result.error or CrmsyncError("consent not delivered", record_key=item.record.id)
         log.warning("consent %s of %s not delivered: %s", channel, item.record.id, error.message)
-        if error.recovery in _RETRYABLE:
+        if error.recovery in RETRYABLE:
             outcome.retry.setdefault(item.record.id, error)
     if kept:
         flow.store.conflict_add(kept)
@@ -113,11 +112,11 @@ def _renewed(state: dict[str, Any], old: dict[str, Any]) -> bool:
     that it can lift a "no" given at the target in between."""
     if state.get("status") != "subscribed":
         return False
-    now, then = _parse_time(state.get("at")), _parse_time(old.get("at"))
+    now, then = parse_time(state.get("at")), parse_time(old.get("at"))
     return now is not None and (then is None or now > then)
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -20,7 +20,7 @@ from crmsync.engine.flow import Flow
 from crmsync.engine.identity import link_existing, link_source_ids
 from crmsync.engine.ownership import note_withheld
 from crmsync.engine.stats import Failure
-from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
+from crmsync.errors import RETRYABLE, CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import diff_payloads, projection_hash
 from crmsync.ports import (
     DeliveryResult,
@@ -31,7 +31,6 @@ from crmsync.ports import (
 from crmsync.store import DeadLetterIn, DeliveredWrite
 
 log = logging.getLogger("crmsync.engine.delivery")
-_RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MAX_IN_FLIGHT = 64
 
 
@@ -253,7 +252,7 @@ async def deliver_records(
             continue
         error = res.error or CrmsyncError("delivery failed without a reason", record_key=key)
         error.record_key = error.record_key or key
-        if error.recovery in _RETRYABLE:
+        if error.recovery in RETRYABLE:
             outcome.retry[key] = error
         else:
             outcome.failed[key] = error

@@ -22,13 +22,12 @@ from typing import Any
 
 from crmsync.engine.flow import Flow
 from crmsync.engine.stats import Failure
-from crmsync.errors import CrmsyncError, RecordValidationError, Recovery
+from crmsync.errors import RETRYABLE, CrmsyncError, RecordValidationError, Recovery
 from crmsync.mapping import projection_hash
 from crmsync.ports import DeliveryResult, ProgressCallback, Projection, SourceRecord
 from crmsync.store import DeadLetterIn, DeliveredWrite
 
 _MAX_IN_FLIGHT = 64
-_RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 
 
 @dataclass
@@ -189,7 +188,7 @@ async def deliver_event_records(
             stats.delivered += 1
             stats.created += len(item.new)
             continue
-        retryable = [(e, err) for e, err in problems if err.recovery in _RETRYABLE]
+        retryable = [(e, err) for e, err in problems if err.recovery in RETRYABLE]
         if retryable:  # the rest was accepted; the retry re-sends only what is still missing
             outcome.retry[key] = retryable[0][1]
             continue

@@ -34,15 +34,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crmsync.engine.consent import parse_time
 from crmsync.engine.flow import Flow
 from crmsync.engine.live import ingest_events
 from crmsync.engine.ownership import RESTORED, leaves, same
-from crmsync.errors import CrmsyncError, Recovery
+from crmsync.errors import RETRYABLE, CrmsyncError
 from crmsync.ports import ChangeEvent, FieldWriter, ProfileChangeSource
 from crmsync.store import Conflict, Delivered, Provenance
 
 log = logging.getLogger("crmsync.engine.readback")
-RETRYABLE = {Recovery.RETRY, Recovery.RETRY_AFTER, Recovery.REFRESH_AUTH, Recovery.FETCH_MERGE_RETRY}
 _MARGIN = timedelta(seconds=1)
 RESTORE_EVENT = "TargetEditReverted"  # the inbox event that re-sends a record the CRM changed
 WRITE_BACK_CONCURRENCY = 8  # shop writes in flight during one poll
@@ -189,16 +189,8 @@ def _queue_restores(flow: Flow, keys: set[str], known: Mapping[str, str]) -> int
 
 def _shop_time(value: object) -> str | None:
     """A CRM timestamp as commercetools writes DateTime values (``2024-05-01T12:00:00.000Z``)."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
+    moment = value if isinstance(value, datetime) else parse_time(value)
+    if moment is None or moment.tzinfo is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

@@ -48,7 +48,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _parse(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -83,8 +83,8 @@ class _Cursor:
             return cls(None, {})
         try:
             doc = json.loads(raw)
-            high = _parse(doc["updated"]) if doc.get("updated") else None
-            floor = _parse(doc["from"]) if doc.get("from") else None
+            high = parse_time(doc["updated"]) if doc.get("updated") else None
+            floor = parse_time(doc["from"]) if doc.get("from") else None
             seen = {str(k): {str(p): str(d) for p, d in v.items()} for k, v in doc.get("seen", {}).items()}
             if doc.get("v") != CURSOR_VERSION or (doc.get("updated") and high is None):
                 raise ValueError("unknown cursor version or instant")
@@ -128,7 +128,7 @@ class _Cursor:
         if self.high is None:
             return
         floor = self.high - overlap
-        self.seen = {k: v for k, v in self.seen.items() if v and (_parse(k) or floor) >= floor}
+        self.seen = {k: v for k, v in self.seen.items() if v and (parse_time(k) or floor) >= floor}
 
 
 class KlaviyoChanges:
@@ -175,7 +175,7 @@ class KlaviyoChanges:
                 if not isinstance(resource, dict) or not resource.get("id"):
                     continue
                 attributes = resource.get("attributes") or {}
-                instant = _parse(attributes.get("updated"))
+                instant = parse_time(attributes.get("updated"))
                 if instant is None:
                     continue
                 profile_id = str(resource["id"])
@@ -226,7 +226,7 @@ def profile_change(profile: JSON, channels: dict[str, tuple[str, str]]) -> JSON:
         "external_id": attrs.get("external_id"),
         "email": attrs.get("email"),
         "target_id": profile.get("id"),
-        "updated": _parse(attrs.get("updated")),
+        "updated": parse_time(attrs.get("updated")),
         "attributes": {k: v for k, v in attrs.items() if k not in _COMPUTED},
         "consent": consent,
         "consent_at": consent_at,

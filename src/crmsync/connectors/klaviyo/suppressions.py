@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
+from crmsync.connectors.klaviyo.changes import parse_time
 from crmsync.connectors.klaviyo.client import KlaviyoClient
 from crmsync.connectors.klaviyo.lists import filter_literal
 from crmsync.ports import JSON
@@ -27,16 +27,6 @@ from crmsync.ports import JSON
 LIFTED_BY_SUBSCRIBE = frozenset({"UNSUBSCRIBE", "SPAM_COMPLAINT", "SPAM_REPORT", "USER_SUPPRESSED"})
 EMAILS_PER_LOOKUP = 100  # get_profiles page[size] maximum: one page answers one lookup
 LOOKUPS_IN_FLIGHT = 8  # within get_profiles' 75/s burst; the shared rate budget paces them anyway
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def liftable_suppressions(
@@ -70,7 +60,7 @@ async def liftable_suppressions(
             email = attrs.get("email")
             marketing = ((attrs.get("subscriptions") or {}).get("email") or {}).get("marketing") or {}
             for entry in marketing.get("suppression") or []:
-                reason, when = entry.get("reason"), _time(entry.get("timestamp"))
+                reason, when = entry.get("reason"), parse_time(entry.get("timestamp"))
                 if not isinstance(email, str) or reason not in LIFTED_BY_SUBSCRIBE or when is None:
                     continue
                 key = email.lower()
